@@ -1,6 +1,11 @@
 //! digestif: turns the feeds a person follows into one good daily digest.
 //!
 //! Data flows one way: `config → fetch → parse (feed) → normalize → ner → store → (at digest time)
-//! stories → digest → deliver`. `normalize`, `ner` and `stories` are pure (text in, data out).
+//! stories → digest → deliver`. `normalize`, `ner` and `stories` are pure (text in, data out) and
+//! know nothing of fetching, storage, delivery or the command line; `store` knows no rendering; only
+//! `cli` knows clap.
 
+pub mod config;
 pub mod model;
+pub mod schedule;
+pub mod store;
