@@ -6,6 +6,18 @@
 //! `cli` knows clap.
 
 pub mod config;
+pub mod deliver;
+pub mod digest;
+pub mod feed;
+pub mod fetch;
 pub mod model;
+pub mod ner;
+pub mod normalize;
+pub mod opml;
 pub mod schedule;
 pub mod store;
+pub mod stories;
+
+pub mod cli;
+pub mod daemon;
+pub mod pipeline;

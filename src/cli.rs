@@ -1,0 +1,548 @@
+//! The command line: argument parsing (clap), logging set-up, and the verbs. The only module that
+//! knows clap; it maps errors to exit codes: 0 success, 1 runtime failure, 2 usage, 78 config error.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use crate::config::{self, ConfigError, Settings};
+use crate::digest::Format;
+use crate::pipeline::{self, Context, FeedStatus};
+
+/// Exit code for an invalid configuration (sysexits EX_CONFIG); the unit does not restart on it.
+pub const EXIT_CONFIG: u8 = 78;
+/// Exit code for a runtime failure (a delivery failed, the database is unreadable, ...).
+pub const EXIT_FAILURE: u8 = 1;
+
+#[derive(Parser, Debug)]
+#[command(name = "digestif", version, about = "Turns the feeds you follow into one good daily digest")]
+struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, env = "DIGESTIF_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log filter (error, warn, info, debug, trace, or a tracing filter); overrides `log_level`.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run as a daemon: fetch on timers, build digests on schedule, deliver with retries.
+    Run,
+    /// Fetch every enabled feed now, build every digest now, deliver everything pending; exit
+    /// non-zero if a delivery failed.
+    Once,
+    /// Fetch every enabled feed now (ignoring intervals and backoff).
+    Fetch,
+    /// Build a digest now (all digests without NAME) and deliver it.
+    Digest(DigestArgs),
+    /// Validate the configuration and print a summary.
+    CheckConfig,
+    /// List feeds with their health.
+    Feeds,
+    /// Read an OPML file and print `[[feed]]` TOML blocks.
+    ImportOpml { file: PathBuf },
+    /// Print the configured feeds as OPML.
+    ExportOpml,
+    /// Tag the named entities in text read from standard input.
+    Tag {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate the tagger or the story grouping on labelled data.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Train a model (developers).
+    #[command(subcommand)]
+    Train(TrainCommand),
+    /// Compile the gazetteer tables from source data (developers).
+    BuildGazetteers {
+        /// Folder with countries_mledoze/, geonames/, intl_orgs_supraverden/.
+        #[arg(long, default_value = "../shared/data/gazetteers")]
+        from: PathBuf,
+        #[arg(long, default_value = "data/gazetteers")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args, Debug)]
+struct DigestArgs {
+    /// The digest to build (default: every configured digest).
+    name: Option<String>,
+    /// Build and print, but store nothing and deliver nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also print the digest to standard output in this format.
+    #[arg(long, value_name = "FORMAT")]
+    stdout: Option<OutFormat>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OutFormat {
+    Json,
+    Html,
+    Md,
+    Txt,
+}
+
+impl From<OutFormat> for Format {
+    fn from(f: OutFormat) -> Format {
+        match f {
+            OutFormat::Json => Format::Json,
+            OutFormat::Html => Format::Html,
+            OutFormat::Md => Format::Md,
+            OutFormat::Txt => Format::Txt,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// CoNLL-style NER evaluation; last line `overall P <p> R <r> F1 <f1> tokens/s <n>`.
+    Ner {
+        #[arg(long)]
+        conll: PathBuf,
+    },
+    /// Story grouping evaluation; last line `BCubed P <p> R <r> F1 <f1> articles/s <n>`.
+    Stories {
+        #[arg(long, value_enum)]
+        format: StoryFormat,
+        file: PathBuf,
+    },
+    /// Alias-linking accuracy on GUM-style `aliases.tsv`.
+    Aliases { file: PathBuf },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum StoryFormat {
+    Uci,
+    Basil,
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// Train the NER tagger (deterministic).
+    Ner {
+        #[arg(long, default_value = "../shared/data/conll2003/train.txt")]
+        train: PathBuf,
+        #[arg(long, default_value = "../shared/data/conll2003/dev.txt")]
+        dev: PathBuf,
+        #[arg(long, default_value = "models/ner.bin")]
+        out: PathBuf,
+        #[arg(long)]
+        epochs: Option<usize>,
+    },
+}
+
+/// A failure with its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        let code = if error.downcast_ref::<ConfigError>().is_some() {
+            EXIT_CONFIG
+        } else {
+            EXIT_FAILURE
+        };
+        Failure { code, error }
+    }
+}
+
+impl From<pipeline::PipelineError> for Failure {
+    fn from(e: pipeline::PipelineError) -> Self {
+        Failure::from(anyhow::Error::from(e))
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure::from(anyhow::Error::from(e))
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure {
+            code: EXIT_CONFIG,
+            error: e.into(),
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            tracing::error!("{:#}", f.error);
+            eprintln!("digestif: error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn under_systemd() -> bool {
+    std::env::var_os("INVOCATION_ID").is_some() || std::env::var_os("JOURNAL_STREAM").is_some()
+}
+
+fn init_logging(level: &str) {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let journald = if std::env::var_os("JOURNAL_STREAM").is_some() {
+        tracing_journald::layer().ok().map(|l| l.with_syslog_identifier("digestif".into()))
+    } else {
+        None
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    match journald {
+        Some(layer) => {
+            let _ = registry.with(layer).try_init();
+        }
+        None => {
+            let _ = registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_writer(std::io::stderr)
+                        .with_ansi(std::io::stderr().is_terminal())
+                        .with_target(false),
+                )
+                .try_init();
+        }
+    }
+}
+
+fn config_path(cli: &Cli) -> PathBuf {
+    cli.config.clone().unwrap_or_else(config::default_config_path)
+}
+
+fn load(cli: &Cli) -> Result<Settings, Failure> {
+    let path = config_path(cli);
+    let (settings, warnings) = config::load(&path)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(settings)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(Failure::from)
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    // Verbs that need no configuration first.
+    let level = cli.log_level.clone().unwrap_or_else(|| "warn".to_string());
+    match &cli.command {
+        Command::Tag { json } => {
+            init_logging(&level);
+            return tag(*json).map_err(Failure::from);
+        }
+        Command::Eval(e) => {
+            init_logging(&level);
+            return eval(e).map_err(Failure::from);
+        }
+        Command::Train(TrainCommand::Ner { train, dev, out, epochs }) => {
+            init_logging("info");
+            let mut opts = crate::ner::train::TrainOptions::new(train.clone(), dev.clone(), out.clone());
+            if let Some(e) = epochs {
+                opts.epochs = *e;
+            }
+            let report = crate::ner::train::train(&opts).context("training failed")?;
+            println!("{report}");
+            return Ok(0);
+        }
+        Command::BuildGazetteers { from, out } => {
+            init_logging("info");
+            let report = crate::ner::train::build_gazetteers(from, out).context("building gazetteers failed")?;
+            println!("{report}");
+            return Ok(0);
+        }
+        Command::ImportOpml { file } => {
+            init_logging(&level);
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let feeds = crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
+            print!("{}", crate::opml::to_toml(&feeds));
+            eprintln!("imported {} feeds from {}", feeds.len(), file.display());
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let path = config_path(&cli);
+    let settings = load(&cli)?;
+    let level = cli.log_level.clone().unwrap_or_else(|| settings.log_level.clone());
+    init_logging(&level);
+    let interactive = std::io::stderr().is_terminal() && !under_systemd();
+    match cli.command {
+        Command::CheckConfig => {
+            println!(
+                "{}: ok — {} feeds ({} enabled), {} digests, state in {}",
+                path.display(),
+                settings.feeds.len(),
+                settings.feeds.iter().filter(|f| f.enabled).count(),
+                settings.digests.len(),
+                settings.state_dir.display()
+            );
+            for d in &settings.digests {
+                let next = d.schedule.next_after(Timestamp::now(), &settings.timezone);
+                println!(
+                    "  digest {}: {} feeds, next at {}",
+                    d.name,
+                    d.feeds.len(),
+                    next.map(|t| t.to_zoned(settings.timezone.clone()).to_string()).unwrap_or_else(|| "never".into())
+                );
+            }
+            Ok(0)
+        }
+        Command::ExportOpml => {
+            let feeds: Vec<crate::opml::OpmlFeed> = settings
+                .feeds
+                .iter()
+                .map(|f| crate::opml::OpmlFeed {
+                    name: f.name.clone(),
+                    url: f.url.clone(),
+                    tags: f.tags.clone(),
+                })
+                .collect();
+            print!("{}", crate::opml::export(&feeds));
+            Ok(0)
+        }
+        Command::Run => {
+            let rt = runtime()?;
+            rt.block_on(crate::daemon::run(path, settings)).context("daemon failed")?;
+            Ok(0)
+        }
+        Command::Fetch => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let ctx = Context::new(settings)?;
+                let reports = pipeline::fetch_all(&ctx, true, interactive).await?;
+                print_fetch(&reports);
+                Ok::<_, anyhow::Error>(0)
+            })
+            .map_err(Failure::from)
+        }
+        Command::Once => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let ctx = Context::new(settings)?;
+                let reports = pipeline::fetch_all(&ctx, true, interactive).await?;
+                print_fetch(&reports);
+                let digests = ctx.settings.digests.clone();
+                for d in &digests {
+                    let out = pipeline::build_digest(&ctx, d, Timestamp::now(), false)?;
+                    print_build(&out);
+                }
+                let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
+                print_delivery(&delivered);
+                Ok::<_, anyhow::Error>(if delivered.failed.is_empty() { 0 } else { EXIT_FAILURE })
+            })
+            .map_err(Failure::from)
+        }
+        Command::Digest(args) => {
+            let rt = runtime()?;
+            rt.block_on(async {
+                let ctx = Context::new(settings)?;
+                let names: Vec<String> = match &args.name {
+                    Some(n) => vec![pipeline::digest_by_name(&ctx.settings, n)?.name.clone()],
+                    None => ctx.settings.digests.iter().map(|d| d.name.clone()).collect(),
+                };
+                for n in &names {
+                    let d = pipeline::digest_by_name(&ctx.settings, n)?.clone();
+                    let out = pipeline::build_digest(&ctx, &d, Timestamp::now(), args.dry_run)?;
+                    if let Some(f) = args.stdout {
+                        let body = ctx.renderer.render(&out.digest, f.into())?;
+                        let mut stdout = std::io::stdout().lock();
+                        stdout.write_all(body.as_bytes())?;
+                        if !body.ends_with('\n') {
+                            stdout.write_all(b"\n")?;
+                        }
+                    }
+                    if args.stdout.is_none() || args.dry_run {
+                        print_build_to(&out, args.stdout.is_some());
+                    }
+                }
+                if args.dry_run {
+                    return Ok::<_, anyhow::Error>(0);
+                }
+                let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
+                if args.stdout.is_none() {
+                    print_delivery(&delivered);
+                }
+                Ok(if delivered.failed.is_empty() { 0 } else { EXIT_FAILURE })
+            })
+            .map_err(Failure::from)
+        }
+        Command::Feeds => {
+            let ctx = Context::new(settings)?;
+            let states = ctx.with_store(|s| s.feed_states())?;
+            println!("{:<28} {:<7} {:>5} {:>6} {:<25} ERROR / URL", "FEED", "STATUS", "FAILS", "ITEMS", "LAST SUCCESS");
+            for f in &ctx.settings.feeds {
+                let st = states.iter().find(|s| s.name == f.name);
+                let (status, fails, items, last, err) = match st {
+                    None => ("new", 0, 0, String::from("-"), String::new()),
+                    Some(s) => (
+                        if !f.enabled {
+                            "off"
+                        } else if s.consecutive_failures > 0 {
+                            "error"
+                        } else if s.last_success.is_some() {
+                            "ok"
+                        } else {
+                            "new"
+                        },
+                        s.consecutive_failures,
+                        s.items_seen,
+                        s.last_success.map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "-".into()),
+                        s.last_error.clone().unwrap_or_default(),
+                    ),
+                };
+                let tail = if err.is_empty() { f.url.clone() } else { err };
+                println!("{:<28} {:<7} {:>5} {:>6} {:<25} {}", truncate(&f.name, 28), status, fails, items, last, tail);
+            }
+            Ok(0)
+        }
+        Command::Tag { .. } | Command::Eval(_) | Command::Train(_) | Command::BuildGazetteers { .. } | Command::ImportOpml { .. } => Ok(0),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn print_fetch(reports: &[pipeline::FeedReport]) {
+    let mut new_total = 0;
+    let mut failed = 0;
+    for r in reports {
+        match &r.status {
+            FeedStatus::Fetched { entries, new } => {
+                new_total += new;
+                println!("fetched  {:<28} {entries:>4} entries, {new:>4} new", truncate(&r.feed, 28));
+            }
+            FeedStatus::NotModified => println!("304      {}", r.feed),
+            FeedStatus::Skipped => println!("skipped  {} (not due)", r.feed),
+            FeedStatus::Failed(e) => {
+                failed += 1;
+                println!("FAILED   {}: {e}", r.feed);
+            }
+        }
+    }
+    println!("{} feeds, {new_total} new articles, {failed} failed", reports.len());
+}
+
+fn print_build(out: &pipeline::BuildOutcome) {
+    print_build_to(out, false)
+}
+
+fn print_build_to(out: &pipeline::BuildOutcome, to_stderr: bool) {
+    let line = match out.digest_id {
+        Some(id) => format!(
+            "digest {} #{id}: {} stories from {} articles — \"{}\"",
+            out.name,
+            out.digest.stories.len(),
+            out.article_count,
+            out.digest.subject
+        ),
+        None if out.article_count == 0 => format!("digest {}: nothing new, not sent", out.name),
+        None => format!(
+            "digest {} (dry run): {} stories from {} articles — \"{}\"",
+            out.name,
+            out.digest.stories.len(),
+            out.article_count,
+            out.digest.subject
+        ),
+    };
+    if to_stderr {
+        eprintln!("{line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+fn print_delivery(r: &pipeline::DeliveryReport) {
+    for s in &r.sent {
+        println!("delivered {s}");
+    }
+    for f in &r.failed {
+        println!("FAILED delivery {f}");
+    }
+}
+
+fn tag(json: bool) -> anyhow::Result<u8> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+    let (mentions, entities) = crate::ner::tag_text(&text);
+    if json {
+        let out = serde_json::json!({
+            "entities": entities,
+            "mentions": mentions.iter().map(|m| serde_json::json!({
+                "text": m.text, "name": m.name, "kind": m.kind, "start": m.start, "end": m.end,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{:<32} {:<13} {:>8} {:>6} {:>8}", "ENTITY", "KIND", "MENTIONS", "FIRST", "SALIENCE");
+        for e in &entities {
+            println!(
+                "{:<32} {:<13} {:>8} {:>6} {:>8.3}",
+                truncate(&e.name, 32),
+                e.kind.as_str(),
+                e.mentions,
+                e.first_offset,
+                e.salience
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn eval(cmd: &EvalCommand) -> anyhow::Result<u8> {
+    match cmd {
+        EvalCommand::Ner { conll } => {
+            let report = crate::ner::eval::eval_conll(conll).with_context(|| format!("evaluating {}", conll.display()))?;
+            println!("{report}");
+        }
+        EvalCommand::Stories { format, file } => {
+            let report = match format {
+                StoryFormat::Uci => crate::stories::eval::eval_uci(file),
+                StoryFormat::Basil => crate::stories::eval::eval_basil(file),
+            }
+            .with_context(|| format!("evaluating {}", file.display()))?;
+            println!("{report}");
+        }
+        EvalCommand::Aliases { file } => {
+            let report = crate::ner::eval::eval_aliases(file).with_context(|| format!("evaluating {}", file.display()))?;
+            println!("{report}");
+        }
+    }
+    Ok(0)
+}
+
+/// For tests: whether a path looks like a config error exit.
+pub fn is_config_exit(code: i32) -> bool {
+    code == EXIT_CONFIG as i32
+}
+
+#[allow(dead_code)]
+fn _assert_path(_: &Path) {}

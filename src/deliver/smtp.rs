@@ -1,0 +1,175 @@
+//! SMTP delivery of one digest email, over implicit TLS, STARTTLS or (explicitly) plain TCP.
+//!
+//! One connection per delivery: connect, EHLO, optional STARTTLS, optional AUTH (PLAIN or
+//! LOGIN, only over TLS unless `security = none`), MAIL/RCPT/DATA, QUIT. No pooling: digests
+//! are rare, and a fresh connection makes every retry self-contained.
+
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+
+use super::{DeliverError, EmailContent, build_message};
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain TCP. Credentials, if configured, are sent in clear: only for a local relay.
+    None,
+    /// Implicit TLS from the first byte (usually port 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which is required (usually port 587).
+    #[default]
+    StartTls,
+}
+
+impl Security {
+    /// The usual port for this security mode.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Security::None => 25,
+            Security::Tls => 465,
+            Security::StartTls => 587,
+        }
+    }
+}
+
+/// Where and how to send mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Envelope sender and From header, e.g. `"digestif <digest@example.org>"`.
+    pub from: String,
+    /// Timeout for connecting and for each command.
+    pub timeout: Duration,
+    /// Skip certificate verification (self-signed test relays only).
+    pub accept_invalid_certs: bool,
+}
+
+/// Sends one digest email to `to` through the configured SMTP server.
+pub async fn send_smtp(
+    s: &SmtpSettings,
+    to: &[String],
+    c: &EmailContent,
+) -> Result<(), DeliverError> {
+    let message = build_message(&s.from, to, c)?;
+    let envelope = message.envelope().clone();
+    let raw = message.formatted();
+    // Each I/O step has `timeout`; the whole exchange gets a generous overall bound too.
+    let overall = s.timeout.saturating_mul(6).max(Duration::from_secs(1));
+    match tokio::time::timeout(overall, deliver(s, &envelope, &raw)).await {
+        Ok(r) => r,
+        Err(_) => Err(DeliverError::Timeout {
+            host: s.host.clone(),
+            port: s.port,
+            secs: overall.as_secs(),
+        }),
+    }
+}
+
+async fn deliver(
+    s: &SmtpSettings,
+    envelope: &lettre::address::Envelope,
+    raw: &[u8],
+) -> Result<(), DeliverError> {
+    let err = |stage: &'static str| {
+        move |source: lettre::transport::smtp::Error| DeliverError::Smtp {
+            host: s.host.clone(),
+            port: s.port,
+            stage,
+            source,
+        }
+    };
+    let tls = || {
+        TlsParameters::builder(s.host.clone())
+            .dangerous_accept_invalid_certs(s.accept_invalid_certs)
+            .build()
+            .map_err(|e| DeliverError::Config {
+                host: s.host.clone(),
+                port: s.port,
+                message: format!("TLS parameters: {e}"),
+            })
+    };
+    let hello = ClientId::default();
+    let wrapper = match s.security {
+        Security::Tls => Some(tls()?),
+        Security::None | Security::StartTls => None,
+    };
+    tracing::debug!(host = %s.host, port = s.port, security = ?s.security, "connecting to SMTP server");
+    let mut conn = AsyncSmtpConnection::connect_tokio1(
+        (s.host.as_str(), s.port),
+        Some(s.timeout),
+        &hello,
+        wrapper,
+        None,
+    )
+    .await
+    .map_err(err("connect"))?;
+
+    let result = session(s, &mut conn, &hello, envelope, raw, tls, err).await;
+    match &result {
+        Ok(()) => {
+            // The message is accepted; a failing QUIT must not turn that into a retry.
+            if let Err(e) = conn.quit().await {
+                tracing::debug!(error = %e, "SMTP QUIT failed after delivery");
+            }
+        }
+        // A failed STARTTLS upgrade leaves lettre's stream empty, and abort() (which writes
+        // QUIT) would panic on it: just drop the connection then.
+        Err(DeliverError::Smtp {
+            stage: "STARTTLS", ..
+        }) => {}
+        Err(_) => conn.abort().await,
+    }
+    result
+}
+
+async fn session<T, E, F>(
+    s: &SmtpSettings,
+    conn: &mut AsyncSmtpConnection,
+    hello: &ClientId,
+    envelope: &lettre::address::Envelope,
+    raw: &[u8],
+    tls: T,
+    err: E,
+) -> Result<(), DeliverError>
+where
+    T: Fn() -> Result<TlsParameters, DeliverError>,
+    E: Fn(&'static str) -> F,
+    F: FnOnce(lettre::transport::smtp::Error) -> DeliverError,
+{
+    if s.security == Security::StartTls {
+        if !conn.can_starttls() {
+            return Err(DeliverError::StartTlsUnavailable {
+                host: s.host.clone(),
+                port: s.port,
+            });
+        }
+        conn.starttls(tls()?, hello)
+            .await
+            .map_err(err("STARTTLS"))?;
+    }
+    if let Some(user) = &s.username {
+        if s.security != Security::None && !conn.is_encrypted() {
+            return Err(DeliverError::Config {
+                host: s.host.clone(),
+                port: s.port,
+                message: "refusing to send credentials over an unencrypted connection".into(),
+            });
+        }
+        let creds = Credentials::new(user.clone(), s.password.clone().unwrap_or_default());
+        conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+            .await
+            .map_err(err("AUTH"))?;
+    }
+    conn.send(envelope, raw)
+        .await
+        .map_err(err("MAIL/RCPT/DATA"))?;
+    Ok(())
+}

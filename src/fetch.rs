@@ -1,0 +1,540 @@
+//! Fetching feed bodies over HTTP(S) and from local files.
+//!
+//! This module owns the network side of ingest: one shared `reqwest` client (rustls, gzip/brotli/deflate,
+//! connect and total timeouts, at most N redirects, a User-Agent naming digestif), a global and a per-host
+//! concurrency limit, conditional GET (ETag / Last-Modified in, new validators out, `304` as
+//! [`FetchOutcome::NotModified`]), a body cap counted *after* decompression while streaming (so a
+//! compression bomb is cut off early), typed handling of `429`/`503` with `Retry-After`, and the pure
+//! per-feed back-off schedule [`backoff_delay`]. `file://` URLs and plain paths are read from disk under
+//! the same body cap. Every error names the feed and its URL.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::sync::Semaphore;
+
+/// Default cap on a (decompressed) feed body: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Options of the [`Fetcher`]. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Time allowed to establish the TCP/TLS connection (default 10 s).
+    pub connect_timeout: Duration,
+    /// Total time allowed for one fetch, body included (default 30 s).
+    pub timeout: Duration,
+    /// Largest body accepted, counted after decompression (default 10 MiB).
+    pub max_body_bytes: u64,
+    /// Redirects followed before giving up (default 5).
+    pub max_redirects: usize,
+    /// Fetches in flight at once over all hosts (default 8).
+    pub concurrency: usize,
+    /// Fetches in flight at once per host (default 2).
+    pub per_host: usize,
+    /// The User-Agent header (default `digestif/<version> (+https://github.com/digestif/digestif)`).
+    pub user_agent: String,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_redirects: 5,
+            concurrency: 8,
+            per_host: 2,
+            user_agent: default_user_agent(),
+        }
+    }
+}
+
+/// `digestif/<crate version> (feed reader; +https://github.com/digestif/digestif)`.
+pub fn default_user_agent() -> String {
+    format!(
+        "digestif/{} (feed reader; +https://github.com/digestif/digestif)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// One fetch: which feed, where, extra headers, credentials and the validators stored from last time.
+#[derive(Debug, Clone, Default)]
+pub struct FetchRequest {
+    /// The feed's name (used in errors and logs only).
+    pub feed: String,
+    /// `http(s)://…`, `file://…` or a plain filesystem path.
+    pub url: String,
+    /// Extra request headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// HTTP basic auth: user and optional password.
+    pub basic_auth: Option<(String, Option<String>)>,
+    /// `ETag` stored from the last successful fetch; sent as `If-None-Match`.
+    pub etag: Option<String>,
+    /// `Last-Modified` stored from the last successful fetch; sent as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+}
+
+/// What a successful fetch gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchOutcome {
+    /// A new body, with the validators to store for the next conditional GET.
+    Fetched {
+        body: Vec<u8>,
+        etag: Option<String>,
+        last_modified: Option<String>,
+        /// The URL after redirects.
+        final_url: String,
+        content_type: Option<String>,
+    },
+    /// `304 Not Modified`: nothing changed since the validators were stored.
+    NotModified,
+}
+
+/// Why a fetch failed. Every variant names the feed and its URL in its message.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("feed {feed:?} ({url}): invalid URL: {reason}")]
+    InvalidUrl {
+        feed: String,
+        url: String,
+        reason: String,
+    },
+    #[error("feed {feed:?} ({url}): timed out")]
+    Timeout { feed: String, url: String },
+    #[error("feed {feed:?} ({url}): body larger than the limit of {limit} bytes")]
+    TooLarge {
+        feed: String,
+        url: String,
+        limit: u64,
+    },
+    #[error("feed {feed:?} ({url}): more than {limit} redirects")]
+    TooManyRedirects {
+        feed: String,
+        url: String,
+        limit: usize,
+    },
+    #[error("feed {feed:?} ({url}): HTTP status {code}")]
+    Status {
+        feed: String,
+        url: String,
+        code: u16,
+    },
+    #[error("feed {feed:?} ({url}): rate limited (HTTP {code}){}", fmt_retry(.retry_after))]
+    RateLimited {
+        feed: String,
+        url: String,
+        code: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("feed {feed:?} ({url}): {source}")]
+    Io {
+        feed: String,
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("feed {feed:?} ({url}): {source}")]
+    Http {
+        feed: String,
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+fn fmt_retry(d: &Option<Duration>) -> String {
+    match d {
+        Some(d) => format!(", retry after {} s", d.as_secs()),
+        None => String::new(),
+    }
+}
+
+impl FetchError {
+    /// The delay the server asked for (`Retry-After` on 429/503), if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The feed name this error is about (empty for [`FetchError::Client`]).
+    pub fn feed(&self) -> &str {
+        match self {
+            FetchError::InvalidUrl { feed, .. }
+            | FetchError::Timeout { feed, .. }
+            | FetchError::TooLarge { feed, .. }
+            | FetchError::TooManyRedirects { feed, .. }
+            | FetchError::Status { feed, .. }
+            | FetchError::RateLimited { feed, .. }
+            | FetchError::Io { feed, .. }
+            | FetchError::Http { feed, .. } => feed,
+            FetchError::Client(_) => "",
+        }
+    }
+
+    /// True for failures worth retrying soon (timeouts, 5xx, rate limits, network errors).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Timeout { .. }
+            | FetchError::RateLimited { .. }
+            | FetchError::Io { .. }
+            | FetchError::Http { .. } => true,
+            FetchError::Status { code, .. } => *code >= 500 || *code == 408,
+            _ => false,
+        }
+    }
+}
+
+/// Base of the back-off schedule: the delay after the first failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(10 * 60);
+/// Longest delay the back-off schedule (and an honoured `Retry-After`) ever gives.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(24 * 60 * 60);
+/// Relative jitter around the nominal back-off delay (±20 %).
+pub const BACKOFF_JITTER: f64 = 0.2;
+
+/// Nominal delay before the next attempt of a feed after `consecutive_failures` failures in a row.
+///
+/// Pure and deterministic: `0` failures → no delay (unless the server sent `Retry-After`);
+/// otherwise `BACKOFF_BASE * 2^(n-1)` (10 min, 20 min, 40 min, …), never less than `retry_after`,
+/// never more than [`BACKOFF_CAP`] (24 h). Use [`backoff_bounds`] / [`backoff_jittered`] to spread
+/// retries of many feeds.
+pub fn backoff_delay(consecutive_failures: u32, retry_after: Option<Duration>) -> Duration {
+    let exp = if consecutive_failures == 0 {
+        Duration::ZERO
+    } else {
+        let shift = (consecutive_failures - 1).min(20);
+        BACKOFF_BASE
+            .checked_mul(1u32 << shift)
+            .unwrap_or(BACKOFF_CAP)
+            .min(BACKOFF_CAP)
+    };
+    exp.max(retry_after.unwrap_or(Duration::ZERO))
+        .min(BACKOFF_CAP)
+}
+
+/// The interval `[low, high]` a jittered retry delay is drawn from: ±[`BACKOFF_JITTER`] around
+/// [`backoff_delay`], but never below the server's `Retry-After` and never above [`BACKOFF_CAP`].
+pub fn backoff_bounds(
+    consecutive_failures: u32,
+    retry_after: Option<Duration>,
+) -> (Duration, Duration) {
+    let nominal = backoff_delay(consecutive_failures, retry_after);
+    let floor = retry_after.unwrap_or(Duration::ZERO).min(BACKOFF_CAP);
+    let low = nominal.mul_f64(1.0 - BACKOFF_JITTER).max(floor);
+    let high = nominal
+        .mul_f64(1.0 + BACKOFF_JITTER)
+        .min(BACKOFF_CAP)
+        .max(low);
+    (low, high)
+}
+
+/// A delay within [`backoff_bounds`], chosen by `unit` in `[0, 1]` (pass a random number; pure).
+pub fn backoff_jittered(
+    consecutive_failures: u32,
+    retry_after: Option<Duration>,
+    unit: f64,
+) -> Duration {
+    let (low, high) = backoff_bounds(consecutive_failures, retry_after);
+    let u = if unit.is_finite() {
+        unit.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    low + (high - low).mul_f64(u)
+}
+
+/// Parses a `Retry-After` value: delta-seconds or an HTTP date (relative to `now`).
+/// A date in the past gives zero. Returns `None` for values that are neither.
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let v = value.trim();
+    if v.is_empty() {
+        return None;
+    }
+    if v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            v.parse::<u64>().unwrap_or(u64::MAX / 4),
+        ));
+    }
+    let when = parse_http_date(v)?;
+    let secs = when.as_second() - now.as_second();
+    Some(Duration::from_secs(secs.max(0) as u64))
+}
+
+/// Parses an HTTP date (IMF-fixdate / RFC 2822, also RFC 850 and asctime forms).
+pub fn parse_http_date(v: &str) -> Option<jiff::Timestamp> {
+    if let Ok(z) = jiff::fmt::rfc2822::parse(v) {
+        return Some(z.timestamp());
+    }
+    // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"; asctime: "Sun Nov  6 08:49:37 1994".
+    let fmts = ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"];
+    for f in fmts {
+        if let Ok(dt) = jiff::civil::DateTime::strptime(f, v)
+            && let Ok(z) = dt.to_zoned(jiff::tz::TimeZone::UTC)
+        {
+            return Some(z.timestamp());
+        }
+    }
+    None
+}
+
+/// Shared fetch machinery: cheap to clone; clones share the client and the concurrency limits.
+#[derive(Clone)]
+pub struct Fetcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    opts: FetchOptions,
+    global: Arc<Semaphore>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+enum Target {
+    Http(url::Url),
+    File(PathBuf),
+}
+
+impl Fetcher {
+    /// Builds the client. Fails only if the TLS backend cannot be initialised.
+    pub fn new(opts: FetchOptions) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .user_agent(opts.user_agent.clone())
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.timeout)
+            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .build()
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        Ok(Fetcher {
+            inner: Arc::new(Inner {
+                client,
+                global: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+                hosts: Mutex::new(HashMap::new()),
+                opts,
+            }),
+        })
+    }
+
+    /// The options this fetcher was built with.
+    pub fn options(&self) -> &FetchOptions {
+        &self.inner.opts
+    }
+
+    /// Fetches one feed, waiting for a global and a per-host slot first.
+    pub async fn fetch(&self, req: &FetchRequest) -> Result<FetchOutcome, FetchError> {
+        match classify(&req.url).map_err(|reason| FetchError::InvalidUrl {
+            feed: req.feed.clone(),
+            url: req.url.clone(),
+            reason,
+        })? {
+            Target::File(path) => {
+                let _g = self.inner.global.acquire().await;
+                let fut = self.read_file(req, path);
+                match tokio::time::timeout(self.inner.opts.timeout, fut).await {
+                    Ok(r) => r,
+                    Err(_) => Err(timeout(req)),
+                }
+            }
+            Target::Http(url) => {
+                let host = format!(
+                    "{}:{}",
+                    url.host_str().unwrap_or_default(),
+                    url.port_or_known_default().unwrap_or(0)
+                );
+                let host_sem = self.host_semaphore(&host);
+                let _g = self.inner.global.acquire().await;
+                let _h = host_sem.acquire().await;
+                self.fetch_http(req, url).await
+            }
+        }
+    }
+
+    fn host_semaphore(&self, host: &str) -> Arc<Semaphore> {
+        let mut map = match self.inner.hosts.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(host.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.opts.per_host.max(1))))
+            .clone()
+    }
+
+    async fn read_file(
+        &self,
+        req: &FetchRequest,
+        path: PathBuf,
+    ) -> Result<FetchOutcome, FetchError> {
+        let io = |source| FetchError::Io {
+            feed: req.feed.clone(),
+            url: req.url.clone(),
+            source,
+        };
+        let file = tokio::fs::File::open(&path).await.map_err(io)?;
+        let limit = self.inner.opts.max_body_bytes;
+        let mut body = Vec::new();
+        file.take(limit.saturating_add(1))
+            .read_to_end(&mut body)
+            .await
+            .map_err(io)?;
+        if body.len() as u64 > limit {
+            return Err(too_large(req, limit));
+        }
+        let final_url = url::Url::from_file_path(&path)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|_| req.url.clone());
+        Ok(FetchOutcome::Fetched {
+            body,
+            etag: None,
+            last_modified: None,
+            final_url,
+            content_type: None,
+        })
+    }
+
+    async fn fetch_http(
+        &self,
+        req: &FetchRequest,
+        url: url::Url,
+    ) -> Result<FetchOutcome, FetchError> {
+        let limit = self.inner.opts.max_body_bytes;
+        let mut rb = self.inner.client.get(url);
+        for (k, v) in &req.headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        if let Some((user, pass)) = &req.basic_auth {
+            rb = rb.basic_auth(user, pass.as_ref());
+        }
+        if let Some(etag) = req.etag.as_deref().filter(|s| !s.is_empty()) {
+            rb = rb.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = req.last_modified.as_deref().filter(|s| !s.is_empty()) {
+            rb = rb.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+        let mut resp = rb.send().await.map_err(|e| http_err(req, e, self))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let header = |name: reqwest::header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified);
+        }
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS
+            || status == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        {
+            let retry_after = header(reqwest::header::RETRY_AFTER)
+                .and_then(|v| parse_retry_after(&v, jiff::Timestamp::now()));
+            return Err(FetchError::RateLimited {
+                feed: req.feed.clone(),
+                url: req.url.clone(),
+                code: status.as_u16(),
+                retry_after,
+            });
+        }
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                feed: req.feed.clone(),
+                url: req.url.clone(),
+                code: status.as_u16(),
+            });
+        }
+        // An honest Content-Length of an unencoded body lets us refuse before reading.
+        if header(reqwest::header::CONTENT_ENCODING).is_none()
+            && let Some(len) =
+                header(reqwest::header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
+            && len > limit
+        {
+            return Err(too_large(req, limit));
+        }
+        let final_url = resp.url().to_string();
+        let mut body: Vec<u8> = Vec::new();
+        // Chunks arrive decompressed: the cap applies to what we would keep.
+        while let Some(chunk) = resp.chunk().await.map_err(|e| http_err(req, e, self))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large(req, limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchOutcome::Fetched {
+            body,
+            etag: header(reqwest::header::ETAG),
+            last_modified: header(reqwest::header::LAST_MODIFIED),
+            final_url,
+            content_type: header(reqwest::header::CONTENT_TYPE),
+        })
+    }
+}
+
+fn timeout(req: &FetchRequest) -> FetchError {
+    FetchError::Timeout {
+        feed: req.feed.clone(),
+        url: req.url.clone(),
+    }
+}
+
+fn too_large(req: &FetchRequest, limit: u64) -> FetchError {
+    FetchError::TooLarge {
+        feed: req.feed.clone(),
+        url: req.url.clone(),
+        limit,
+    }
+}
+
+fn http_err(req: &FetchRequest, e: reqwest::Error, f: &Fetcher) -> FetchError {
+    if e.is_timeout() {
+        timeout(req)
+    } else if e.is_redirect() {
+        FetchError::TooManyRedirects {
+            feed: req.feed.clone(),
+            url: req.url.clone(),
+            limit: f.inner.opts.max_redirects,
+        }
+    } else {
+        FetchError::Http {
+            feed: req.feed.clone(),
+            url: req.url.clone(),
+            source: e,
+        }
+    }
+}
+
+/// Decides whether a feed URL is fetched over HTTP(S) or read from disk.
+fn classify(raw: &str) -> Result<Target, String> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err("empty URL".into());
+    }
+    match url::Url::parse(s) {
+        Ok(u) => match u.scheme() {
+            "http" | "https" => {
+                if u.host_str().is_none_or(|h| h.is_empty()) {
+                    Err("no host".into())
+                } else {
+                    Ok(Target::Http(u))
+                }
+            }
+            "file" => u
+                .to_file_path()
+                .map(Target::File)
+                .map_err(|_| "file URL is not a local path".into()),
+            // "C:\feeds\x.xml" parses with scheme "c".
+            other if other.len() == 1 => Ok(Target::File(PathBuf::from(s))),
+            other => Err(format!("unsupported scheme {other:?}")),
+        },
+        Err(url::ParseError::RelativeUrlWithoutBase) => Ok(Target::File(PathBuf::from(s))),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,888 @@
+//! Normalising raw feed entries into [`Article`]s (pure functions, no I/O).
+//!
+//! This module owns: clean titles (entities decoded, tags stripped, whitespace folded, NFC), plain
+//! text from HTML, the sanitised HTML excerpt (ammonia: no scripts, styles, iframes, event handlers,
+//! `javascript:` links or images of any kind; links absolute with `rel="noopener noreferrer"`),
+//! canonical URLs (tracking parameters and fragments dropped), the published-time fallback chain,
+//! language detection (whatlang, only when reliable) and the dedupe key of an article.
+
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::feed::RawEntry;
+use crate::model::Article;
+
+/// Plain-text length (in chars) of the HTML excerpt before it is cut at a word boundary.
+pub const EXCERPT_CHARS: usize = 600;
+/// Longest title derived from the text when an entry has no title.
+pub const DERIVED_TITLE_CHARS: usize = 120;
+/// Entries dated more than this far after `first_seen` get `first_seen` as their date.
+pub const MAX_FUTURE_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Turns a raw entry into an article; `None` when it has neither a title nor any text.
+///
+/// `base_url` is the feed's URL (relative links are resolved against the entry link, else it);
+/// `first_seen` is the fallback date when the entry has neither a published nor an updated time.
+pub fn normalize(
+    entry: &RawEntry,
+    feed_name: &str,
+    base_url: &str,
+    first_seen: jiff::Timestamp,
+) -> Option<Article> {
+    let base_opt = (!base_url.trim().is_empty()).then_some(base_url);
+    let url = entry
+        .link
+        .as_deref()
+        .and_then(|l| canonical_url(l, base_opt));
+    let link_base = entry
+        .link
+        .as_deref()
+        .and_then(|l| resolve_http(l, base_opt))
+        .map(|u| u.to_string())
+        .or_else(|| base_opt.map(str::to_string));
+
+    let body = pick_body(entry);
+    let body = body.map(undo_double_escape).unwrap_or_default();
+    let safe = sanitize_html(&body, link_base.as_deref());
+    let text = safe_html_to_text(&safe);
+
+    let mut title = entry.title.as_deref().map(clean_title).unwrap_or_default();
+    if title.is_empty() {
+        if text.is_empty() {
+            return None;
+        }
+        title = derive_title(&text);
+    }
+
+    let html = excerpt_html(&safe, EXCERPT_CHARS, link_base.as_deref());
+    let guid = entry
+        .guid
+        .as_deref()
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string);
+    let mut published = entry.published.or(entry.updated).unwrap_or(first_seen);
+    if published.duration_since(first_seen) > MAX_FUTURE_SKEW {
+        published = first_seen;
+    }
+    let author = entry
+        .author
+        .as_deref()
+        .map(clean_author)
+        .filter(|a| !a.is_empty());
+    let language = detect_language(&format!("{title}\n{text}"));
+    let key = article_key(url.as_deref(), guid.as_deref(), &title, &text);
+    Some(Article {
+        key,
+        feed: feed_name.to_string(),
+        url,
+        guid,
+        title,
+        text,
+        html,
+        author,
+        published,
+        language,
+        entities: Vec::new(),
+    })
+}
+
+/// The richer of content and summary: content when it has at least as much text, else summary.
+fn pick_body(entry: &RawEntry) -> Option<&str> {
+    let c = entry
+        .content_html
+        .as_deref()
+        .filter(|s| !s.trim().is_empty());
+    let s = entry
+        .summary_html
+        .as_deref()
+        .filter(|s| !s.trim().is_empty());
+    match (c, s) {
+        (Some(c), Some(s)) => {
+            // Content is usually the full article; keep the summary when content is a stub.
+            if c.len() * 2 < s.len() {
+                Some(s)
+            } else {
+                Some(c)
+            }
+        }
+        (c, s) => c.or(s),
+    }
+}
+
+/// Some feeds escape their HTML twice (`&lt;p&gt;` after XML decoding). Undo one level when the
+/// body has no real tag but does have escaped ones.
+fn undo_double_escape(html: &str) -> String {
+    if html.contains('<') {
+        return html.to_string();
+    }
+    // Only escaped tags of common body markup count: "the &lt;blink&gt; tag" in plain text stays.
+    const BODY_TAGS: &[&str] = &[
+        "p",
+        "br",
+        "a",
+        "div",
+        "span",
+        "img",
+        "b",
+        "i",
+        "em",
+        "strong",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "tr",
+        "td",
+        "blockquote",
+        "figure",
+        "script",
+        "style",
+        "iframe",
+        "hr",
+        "u",
+        "small",
+        "sup",
+        "sub",
+        "pre",
+        "code",
+    ];
+    let lower = html.to_ascii_lowercase();
+    let escaped_tag = lower.match_indices("&lt;").any(|(i, _)| {
+        let rest = lower[i + 4..].trim_start_matches('/');
+        let name_len = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        let after = &rest[name_len..];
+        BODY_TAGS.contains(&&rest[..name_len])
+            && (after.starts_with("&gt;") || after.starts_with(' ') || after.starts_with('/'))
+    });
+    if escaped_tag {
+        decode_basic_entities(html)
+    } else {
+        html.to_string()
+    }
+}
+
+fn derive_title(text: &str) -> String {
+    let first_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or(text);
+    let (cut, truncated) = cut_at_word(first_line, DERIVED_TITLE_CHARS);
+    if truncated {
+        format!("{}…", cut.trim_end())
+    } else {
+        cut.trim().to_string()
+    }
+}
+
+/// "jane@example.com (Jane Doe)" → "Jane Doe"; entities and tags removed.
+fn clean_author(raw: &str) -> String {
+    let t = clean_title(raw);
+    if let (Some(open), true) = (t.find('('), t.ends_with(')'))
+        && t[..open].contains('@')
+    {
+        let inner = t[open + 1..t.len() - 1].trim();
+        if !inner.is_empty() {
+            return inner.to_string();
+        }
+    }
+    t
+}
+
+/// Text only (no tags kept), with `<script>`/`<style>`/… contents dropped; output is HTML-escaped text.
+fn strip_all_tags(html: &str) -> String {
+    ammonia::Builder::empty()
+        .clean_content_tags(drop_content_tags())
+        .clean(html)
+        .to_string()
+}
+
+fn drop_content_tags() -> HashSet<&'static str> {
+    [
+        "script", "style", "iframe", "object", "embed", "noscript", "svg", "math", "template",
+        "frame", "frameset", "noframes", "applet", "audio", "video", "canvas", "form", "button",
+        "select", "textarea", "head", "title",
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Clean title: HTML entities decoded (also double-encoded ones), tags stripped, whitespace folded, NFC.
+pub fn clean_title(raw: &str) -> String {
+    let mut s = decode_basic_entities(&strip_all_tags(raw));
+    if has_entity(&s) {
+        // Double-encoded ("&amp;#8217;"): decode once more, keeping any '<' as text.
+        let escaped = s.replace('<', "&lt;").replace('>', "&gt;");
+        s = decode_basic_entities(&strip_all_tags(&escaped));
+    }
+    fold_ws(&s).nfc().collect()
+}
+
+/// Folds runs of whitespace (incl. NBSP and zero-width chars) into one space and trims.
+fn fold_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        // C1 controls are almost always Windows-1252 punctuation mis-decoded as Latin-1.
+        let c = cp1252_c1(c).unwrap_or(c);
+        if matches!(
+            c,
+            '\u{200B}' | '\u{FEFF}' | '\u{200C}' | '\u{200D}' | '\u{00AD}'
+        ) {
+            continue;
+        }
+        if c.is_whitespace() || c.is_control() {
+            space = !out.is_empty();
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The Windows-1252 character for a C1 control code point (U+0080..U+009F), if it has one.
+fn cp1252_c1(c: char) -> Option<char> {
+    Some(match c as u32 {
+        0x80 => '€',
+        0x82 => '‚',
+        0x83 => 'ƒ',
+        0x84 => '„',
+        0x85 => '…',
+        0x86 => '†',
+        0x87 => '‡',
+        0x88 => 'ˆ',
+        0x89 => '‰',
+        0x8A => 'Š',
+        0x8B => '‹',
+        0x8C => 'Œ',
+        0x8E => 'Ž',
+        0x91 => '‘',
+        0x92 => '’',
+        0x93 => '“',
+        0x94 => '”',
+        0x95 => '•',
+        0x96 => '–',
+        0x97 => '—',
+        0x98 => '˜',
+        0x99 => '™',
+        0x9A => 'š',
+        0x9B => '›',
+        0x9C => 'œ',
+        0x9E => 'ž',
+        0x9F => 'Ÿ',
+        _ => return None,
+    })
+}
+
+/// True when `s` contains something that looks like an HTML entity.
+fn has_entity(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(p) = b[i..].iter().position(|&c| c == b'&') {
+        let start = i + p + 1;
+        if entity_len(&b[start..]).is_some() {
+            return true;
+        }
+        i = start;
+    }
+    false
+}
+
+/// Length of `name;` / `#123;` / `#x1F;` at the start of `b` (without the '&'), if it is one.
+fn entity_len(b: &[u8]) -> Option<usize> {
+    let mut j = 0;
+    if b.first() == Some(&b'#') {
+        j = 1;
+        let hex = matches!(b.get(1), Some(b'x' | b'X'));
+        if hex {
+            j = 2;
+        }
+        let st = j;
+        while j < b.len() && j < 12 && (b[j].is_ascii_digit() || (hex && b[j].is_ascii_hexdigit()))
+        {
+            j += 1;
+        }
+        if j == st {
+            return None;
+        }
+    } else {
+        while j < b.len() && j < 32 && b[j].is_ascii_alphanumeric() {
+            j += 1;
+        }
+        if j == 0 || !b[0].is_ascii_alphabetic() {
+            return None;
+        }
+    }
+    (b.get(j) == Some(&b';')).then_some(j + 1)
+}
+
+/// Decodes numeric entities and the named ones an HTML serialiser emits
+/// (`amp lt gt quot apos nbsp`). Anything else is left as it is.
+fn decode_basic_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        let decoded = entity_len(after.as_bytes()).and_then(|n| {
+            let name = &after[..n - 1];
+            let c = if let Some(num) = name.strip_prefix('#') {
+                let v = if let Some(h) = num.strip_prefix(['x', 'X']) {
+                    u32::from_str_radix(h, 16).ok()?
+                } else {
+                    num.parse::<u32>().ok()?
+                };
+                char::from_u32(v).filter(|c| *c != '\0')?
+            } else {
+                match name {
+                    "amp" => '&',
+                    "lt" => '<',
+                    "gt" => '>',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    "nbsp" => '\u{a0}',
+                    _ => return None,
+                }
+            };
+            Some((c, n))
+        });
+        match decoded {
+            Some((c, n)) => {
+                out.push(c);
+                rest = &after[n..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Plain text of an HTML fragment: sanitised first (script/style contents dropped), entities decoded,
+/// no tags; paragraphs separated by a blank line, other whitespace folded.
+pub fn html_to_text(html: &str) -> String {
+    safe_html_to_text(&sanitize_html(&undo_double_escape(html), None))
+}
+
+fn safe_html_to_text(safe: &str) -> String {
+    if safe.trim().is_empty() {
+        return String::new();
+    }
+    let raw = walk_text(safe);
+    let mut out = String::with_capacity(raw.len());
+    let mut blank = false;
+    for line in raw.lines() {
+        let l = fold_ws(line);
+        if l.is_empty() {
+            blank = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if blank { "\n\n" } else { "\n" });
+        }
+        blank = false;
+        out.push_str(&l);
+    }
+    out.nfc().collect()
+}
+
+/// Text of *sanitised* HTML (as serialised by ammonia: well-formed tags, only basic entities in
+/// text): block tags become line breaks (paragraph-like ones a blank line), source whitespace
+/// becomes spaces, entities are decoded.
+fn walk_text(safe: &str) -> String {
+    let b = safe.as_bytes();
+    let mut out = String::with_capacity(safe.len());
+    let mut i = 0;
+    let mut text_start = 0;
+    let flush = |out: &mut String, from: usize, to: usize| {
+        if from < to {
+            let chunk = &safe[from..to];
+            let decoded = decode_basic_entities(chunk);
+            for c in decoded.chars() {
+                out.push(if c == '\n' || c == '\r' { ' ' } else { c });
+            }
+        }
+    };
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        flush(&mut out, text_start, i);
+        let start = i + 1;
+        let mut q: Option<u8> = None;
+        i += 1;
+        while i < b.len() {
+            match (q, b[i]) {
+                (None, b'"' | b'\'') => q = Some(b[i]),
+                (Some(c), x) if c == x => q = None,
+                (None, b'>') => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let tag = &safe[start..i.min(b.len())];
+        i += 1;
+        text_start = i.min(b.len());
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        match name.as_str() {
+            "p" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "blockquote" | "ul" | "ol"
+            | "dl" | "table" | "pre" | "figure" | "article" | "aside" | "header" | "footer"
+            | "nav" | "hgroup" | "details" | "section" | "main" | "center" => out.push_str("\n\n"),
+            "br" | "li" | "tr" | "dt" | "dd" | "figcaption" | "caption" | "summary" => {
+                out.push('\n')
+            }
+            "hr" => out.push_str("\n\n"),
+            "td" | "th" if !closing => out.push(' '),
+            _ => {}
+        }
+    }
+    flush(&mut out, text_start, b.len());
+    out
+}
+
+/// Sanitises an HTML fragment for e-mail and web output with ammonia.
+///
+/// Removed entirely (with their contents): script, style, iframe, object, embed, noscript, svg,
+/// forms and media. Removed: every `<img>` (no remote images, no tracking pixels), event handlers,
+/// style/class attributes, non-http(s)/mailto URLs (`javascript:`). Relative links are made absolute
+/// against `base_url` (dropped when there is none); links get `rel="noopener noreferrer"`.
+pub fn sanitize_html(html: &str, base_url: Option<&str>) -> String {
+    let mut b = ammonia::Builder::default();
+    b.rm_tags(["img", "map", "area"])
+        .add_clean_content_tags(drop_content_tags())
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer"))
+        .strip_comments(true);
+    match base_url.and_then(|u| url::Url::parse(u).ok()) {
+        Some(base) if matches!(base.scheme(), "http" | "https") => {
+            b.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+        }
+        _ => {
+            b.url_relative(ammonia::UrlRelative::Deny);
+        }
+    }
+    drop_empty_elements(&b.clean(html).to_string())
+}
+
+/// Removes elements left empty once images and media are gone (`<figure></figure>`, `<a …></a>`).
+fn drop_empty_elements(html: &str) -> String {
+    static EMPTY: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = EMPTY
+        .get_or_init(|| {
+            let alts: Vec<String> = [
+                "figure",
+                "figcaption",
+                "p",
+                "a",
+                "span",
+                "div",
+                "li",
+                "ul",
+                "ol",
+                "b",
+                "i",
+                "em",
+                "strong",
+                "center",
+                "table",
+                "tr",
+                "td",
+                "tbody",
+            ]
+            .iter()
+            .map(|t| format!("<{t}(?:\\s[^>]*)?>(?:\\s|&nbsp;|<br>)*</{t}>"))
+            .collect();
+            regex::Regex::new(&alts.join("|")).ok()
+        })
+        .as_ref()
+    else {
+        return html.to_string();
+    };
+    let mut cur = html.to_string();
+    // Nested empties (`<div><p></p></div>`) vanish over a few passes.
+    for _ in 0..4 {
+        let next = re.replace_all(&cur, "").into_owned();
+        if next == cur {
+            break;
+        }
+        cur = next;
+    }
+    cur
+}
+
+/// The sanitised HTML cut to about `max_chars` characters of text at a word boundary, with "…",
+/// re-sanitised so every tag is closed.
+fn excerpt_html(safe: &str, max_chars: usize, base: Option<&str>) -> String {
+    match cut_html(safe, max_chars) {
+        None => safe.to_string(),
+        Some(byte) => {
+            let mut s = safe[..byte].trim_end().to_string();
+            s.push('…');
+            sanitize_html(&s, base)
+        }
+    }
+}
+
+/// Byte offset in serialised, sanitised HTML where the text passes `max_chars` (moved back to the
+/// last whitespace); `None` when the text is short enough.
+fn cut_html(html: &str, max_chars: usize) -> Option<usize> {
+    let b = html.as_bytes();
+    let mut i = 0;
+    let mut chars = 0usize;
+    let mut last_space: Option<usize> = None;
+    while i < b.len() {
+        match b[i] {
+            b'<' => {
+                // Skip the tag, honouring quoted attribute values.
+                let mut q: Option<u8> = None;
+                i += 1;
+                while i < b.len() {
+                    match (q, b[i]) {
+                        (None, b'"' | b'\'') => q = Some(b[i]),
+                        (Some(c), x) if c == x => q = None,
+                        (None, b'>') => break,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+                // A tag boundary is as good as a space for cutting.
+                last_space = Some(i.min(b.len()));
+            }
+            b'&' => {
+                let n = entity_len(&b[i + 1..]).map(|n| n + 1).unwrap_or(1);
+                chars += 1;
+                i += n;
+            }
+            c => {
+                if chars >= max_chars {
+                    return Some(last_space.unwrap_or(i));
+                }
+                if c.is_ascii_whitespace() {
+                    last_space = Some(i);
+                }
+                let w = utf8_width(c);
+                chars += 1;
+                i += w;
+            }
+        }
+    }
+    None
+}
+
+fn utf8_width(first: u8) -> usize {
+    match first {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+/// `s` cut to at most `max` chars at a word boundary; the flag says whether it was cut.
+fn cut_at_word(s: &str, max: usize) -> (&str, bool) {
+    match s.char_indices().nth(max) {
+        None => (s, false),
+        Some((byte, _)) => {
+            let head = &s[..byte];
+            match head.rfind(char::is_whitespace) {
+                Some(sp) if sp > byte / 2 => (&head[..sp], true),
+                _ => (head, true),
+            }
+        }
+    }
+}
+
+/// Query parameters dropped from canonical URLs (compared case-insensitively; `utm_*` by prefix).
+pub const TRACKING_PARAMS: &[&str] = &[
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "twclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "ref",
+    "ref_src",
+    "ref_url",
+    "referrer",
+    "cmpid",
+    "ocid",
+    "icid",
+    "ncid",
+    "cmp",
+    "smid",
+    "smtyp",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "spm",
+    "ito",
+    "s_cid",
+    "sr_share",
+    "at_medium",
+    "at_campaign",
+    "at_custom1",
+    "at_custom2",
+    "at_custom3",
+    "at_custom4",
+    "ns_mchannel",
+    "ns_source",
+    "ns_campaign",
+    "ns_linkname",
+    "ns_fee",
+    "feedtype",
+    "feedname",
+    "xtor",
+    "__twitter_impression",
+    "_ga",
+    "_gl",
+    "oly_enc_id",
+    "oly_anon_id",
+    "vero_id",
+    "wt.mc_id",
+    "soc_src",
+    "soc_trk",
+];
+
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_") || n.starts_with("pk_") || TRACKING_PARAMS.contains(&n.as_str())
+}
+
+fn resolve_http(raw: &str, base: Option<&str>) -> Option<url::Url> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let u = match url::Url::parse(raw) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let b = url::Url::parse(base?.trim()).ok()?;
+            b.join(raw).ok()?
+        }
+        Err(_) => return None,
+    };
+    matches!(u.scheme(), "http" | "https").then_some(u)
+}
+
+/// Canonical form of an article URL: resolved against `base`, http(s) only, host lower-cased,
+/// default port and fragment dropped, `utm_*` and other tracking parameters removed (other
+/// parameters keep their order). `None` for unusable links (`javascript:`, `mailto:`, garbage).
+pub fn canonical_url(raw: &str, base: Option<&str>) -> Option<String> {
+    let mut u = resolve_http(raw, base)?;
+    u.host_str().filter(|h| !h.is_empty())?;
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let kept: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !k.is_empty() && !is_tracking_param(k))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            u.set_query(None);
+        } else {
+            u.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    // The url crate already lower-cases hosts and drops default ports for http(s).
+    Some(u.to_string())
+}
+
+/// ISO 639-1 code of the text's language, only when whatlang is confident (and the text is long
+/// enough to judge).
+pub fn detect_language(text: &str) -> Option<String> {
+    // URLs, handles and hashtags say nothing about the language and make whatlang unsure.
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .filter(|w| !(w.contains("://") || w.starts_with("www.") || w.starts_with(['#', '@'])))
+        .take(400)
+        .collect();
+    let sample: String = words.join(" ").chars().take(2000).collect();
+    if words.len() < 4 {
+        return None;
+    }
+    let info = whatlang::detect(&sample)?;
+    if !info.is_reliable() {
+        return None;
+    }
+    iso639_1(info.lang().code()).map(str::to_string)
+}
+
+fn iso639_1(code3: &str) -> Option<&'static str> {
+    Some(match code3 {
+        "epo" => "eo",
+        "eng" => "en",
+        "rus" => "ru",
+        "cmn" => "zh",
+        "spa" => "es",
+        "por" => "pt",
+        "ita" => "it",
+        "ben" => "bn",
+        "fra" => "fr",
+        "deu" => "de",
+        "ukr" => "uk",
+        "kat" => "ka",
+        "ara" => "ar",
+        "hin" => "hi",
+        "jpn" => "ja",
+        "heb" => "he",
+        "yid" => "yi",
+        "pol" => "pl",
+        "amh" => "am",
+        "jav" => "jv",
+        "kor" => "ko",
+        "nob" => "nb",
+        "dan" => "da",
+        "swe" => "sv",
+        "fin" => "fi",
+        "tur" => "tr",
+        "nld" => "nl",
+        "hun" => "hu",
+        "ces" => "cs",
+        "ell" => "el",
+        "bul" => "bg",
+        "bel" => "be",
+        "mar" => "mr",
+        "kan" => "kn",
+        "ron" => "ro",
+        "slv" => "sl",
+        "hrv" => "hr",
+        "srp" => "sr",
+        "mkd" => "mk",
+        "lit" => "lt",
+        "lav" => "lv",
+        "est" => "et",
+        "tam" => "ta",
+        "vie" => "vi",
+        "urd" => "ur",
+        "tha" => "th",
+        "guj" => "gu",
+        "uzb" => "uz",
+        "pan" => "pa",
+        "aze" => "az",
+        "ind" => "id",
+        "tel" => "te",
+        "pes" => "fa",
+        "mal" => "ml",
+        "ori" => "or",
+        "mya" => "my",
+        "nep" => "ne",
+        "sin" => "si",
+        "khm" => "km",
+        "tuk" => "tk",
+        "aka" => "ak",
+        "zul" => "zu",
+        "sna" => "sn",
+        "afr" => "af",
+        "lat" => "la",
+        "slk" => "sk",
+        "cat" => "ca",
+        "tgl" => "tl",
+        "hye" => "hy",
+        "cym" => "cy",
+        "lin" => "ln",
+        "gle" => "ga",
+        "sqi" => "sq",
+        "mlt" => "mt",
+        "isl" => "is",
+        "bos" => "bs",
+        "swh" | "swa" => "sw",
+        "kaz" => "kk",
+        "kir" => "ky",
+        "tat" => "tt",
+        "hau" => "ha",
+        "yor" => "yo",
+        "ibo" => "ig",
+        "som" => "so",
+        "mri" => "mi",
+        "msa" | "zsm" => "ms",
+        "eus" => "eu",
+        "glg" => "gl",
+        "ltz" => "lb",
+        "fao" => "fo",
+        "mon" => "mn",
+        "tgk" => "tg",
+        "pus" => "ps",
+        "snd" => "sd",
+        "kin" => "rw",
+        "xho" => "xh",
+        "orm" => "om",
+        "tir" => "ti",
+        "lao" => "lo",
+        "bod" => "bo",
+        "div" => "dv",
+        "que" => "qu",
+        "grn" => "gn",
+        "sot" => "st",
+        "tsn" => "tn",
+        "nso" => "nso",
+        _ => return None,
+    })
+}
+
+/// Folded form of a text for hashing: whitespace folded, lower case, NFC.
+fn fold_for_hash(s: &str) -> String {
+    fold_ws(s).to_lowercase().nfc().collect()
+}
+
+/// Dedupe key of an article, independent of the feed it came from: its canonical URL, else
+/// `guid:<guid>`, else `hash:<hex sha256 of folded title + "\n" + folded text>`.
+pub fn article_key(url: Option<&str>, guid: Option<&str>, title: &str, text: &str) -> String {
+    if let Some(u) = url.map(str::trim).filter(|u| !u.is_empty()) {
+        return canonical_url(u, None).unwrap_or_else(|| u.to_string());
+    }
+    if let Some(g) = guid.map(str::trim).filter(|g| !g.is_empty()) {
+        return format!("guid:{g}");
+    }
+    let mut h = Sha256::new();
+    h.update(fold_for_hash(title).as_bytes());
+    h.update(b"\n");
+    h.update(fold_for_hash(text).as_bytes());
+    format!("hash:{}", hex::encode(h.finalize()))
+}
+
+/// A title fingerprint for near-duplicate detection: folded (case, diacritics), punctuation
+/// dropped, words joined by single spaces. "Biden’s speech — LIVE" and "Biden's Speech: live" meet.
+pub fn near_key(title: &str) -> String {
+    let folded = crate::model::fold_key(&clean_title(title));
+    let mut out = String::with_capacity(folded.len());
+    for w in folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}

@@ -1,0 +1,332 @@
+//! OPML import and export of feed subscriptions.
+//!
+//! This module owns reading OPML subscription lists as found in the wild (bare `&` in attributes,
+//! HTML entities, nested folder outlines, `category` attributes) into [`OpmlFeed`]s whose tags are the
+//! enclosing folder names, writing them back as valid OPML 2.0, and printing them as `[[feed]]`
+//! blocks for the TOML config.
+
+use quick_xml::events::{BytesStart, Event};
+
+/// One feed subscription from (or for) an OPML file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpmlFeed {
+    /// Display name (`title`, else `text`, else the URL).
+    pub name: String,
+    /// The feed URL (`xmlUrl`).
+    pub url: String,
+    /// Enclosing folder names, outermost first, plus any `category` values; no duplicates.
+    pub tags: Vec<String>,
+}
+
+/// Why an OPML document could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OpmlError {
+    #[error("OPML is not valid XML at line {line}: {message}")]
+    Xml { line: usize, message: String },
+    #[error("not an OPML document (root element is {root:?})")]
+    NotOpml { root: String },
+    #[error("OPML document has no root element")]
+    NoRoot,
+}
+
+/// Reads an OPML document. Tolerates bare `&` (fixed before parsing), HTML named entities in
+/// attributes and any nesting depth; outlines with an `xmlUrl` become feeds, other outlines are
+/// folders whose names become tags of the feeds inside them.
+pub fn import(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_start_matches('\u{feff}');
+    let fixed = fix_bare_ampersands(text);
+    let mut reader = quick_xml::Reader::from_str(&fixed);
+    reader.config_mut().check_end_names = false;
+    reader.config_mut().trim_text(true);
+
+    let mut feeds: Vec<OpmlFeed> = Vec::new();
+    // One slot per open <outline>: Some(folder name) for folders, None for feeds/unnamed.
+    let mut stack: Vec<Option<String>> = Vec::new();
+    let mut root: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let pos = reader.buffer_position() as usize;
+        let ev = reader.read_event().map_err(|e| OpmlError::Xml {
+            line: line_of(&fixed, pos),
+            message: e.to_string(),
+        })?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(ev, Event::Empty(_));
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).to_ascii_lowercase();
+                if root.is_none() {
+                    if name != "opml" {
+                        return Err(OpmlError::NotOpml { root: name });
+                    }
+                    root = Some(name.clone());
+                }
+                if name != "outline" {
+                    continue;
+                }
+                let attrs = read_attrs(e);
+                let get = |k: &str| {
+                    attrs
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                        .map(|(_, v)| v.trim().to_string())
+                        .filter(|v| !v.is_empty())
+                };
+                let label = get("title").or_else(|| get("text"));
+                if let Some(url) = get("xmlUrl").or_else(|| get("url")) {
+                    let mut tags: Vec<String> = stack.iter().flatten().cloned().collect();
+                    if let Some(cat) = get("category") {
+                        for c in cat.split([',', '/']) {
+                            let c = c.trim();
+                            if !c.is_empty() {
+                                tags.push(c.to_string());
+                            }
+                        }
+                    }
+                    let mut uniq = Vec::with_capacity(tags.len());
+                    for t in tags {
+                        if !uniq.contains(&t) {
+                            uniq.push(t);
+                        }
+                    }
+                    if seen.insert(url.clone()) {
+                        feeds.push(OpmlFeed {
+                            name: label.unwrap_or_else(|| url.clone()),
+                            url,
+                            tags: uniq,
+                        });
+                    }
+                    if !is_empty {
+                        stack.push(None);
+                    }
+                } else if !is_empty {
+                    stack.push(label);
+                }
+            }
+            Event::End(ref e) if e.local_name().as_ref().eq_ignore_ascii_case(b"outline") => {
+                stack.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if root.is_none() {
+        return Err(OpmlError::NoRoot);
+    }
+    Ok(feeds)
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    let end = byte.min(text.len());
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn read_attrs(e: &BytesStart<'_>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for a in e.html_attributes().with_checks(false).flatten() {
+        let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
+        let raw = String::from_utf8_lossy(&a.value).into_owned();
+        out.push((key, decode_entities(&raw)));
+    }
+    out
+}
+
+/// Decodes XML entities, numeric references and the common HTML named entities; unknown ones stay.
+fn decode_entities(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        let after = &rest[p + 1..];
+        let semi = after.find(';').filter(|&i| i <= 32);
+        let decoded = semi.and_then(|i| {
+            let name = &after[..i];
+            let c = if let Some(num) = name.strip_prefix('#') {
+                let v = match num.strip_prefix(['x', 'X']) {
+                    Some(h) => u32::from_str_radix(h, 16).ok()?,
+                    None => num.parse().ok()?,
+                };
+                char::from_u32(v)?
+            } else {
+                match name {
+                    "amp" => '&',
+                    "lt" => '<',
+                    "gt" => '>',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    "nbsp" => ' ',
+                    "ndash" => '–',
+                    "mdash" => '—',
+                    "lsquo" => '‘',
+                    "rsquo" => '’',
+                    "ldquo" => '“',
+                    "rdquo" => '”',
+                    "hellip" => '…',
+                    "eacute" => 'é',
+                    "egrave" => 'è',
+                    "aacute" => 'á',
+                    "oacute" => 'ó',
+                    "uuml" => 'ü',
+                    "ouml" => 'ö',
+                    "auml" => 'ä',
+                    "copy" => '©',
+                    "reg" => '®',
+                    _ => return None,
+                }
+            };
+            Some((c, i + 1))
+        });
+        match decoded {
+            Some((c, n)) => {
+                out.push(c);
+                rest = &after[n..];
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Replaces every `&` that does not start an entity (`&name;`, `&#123;`, `&#x1F;`) with `&amp;`.
+pub fn fix_bare_ampersands(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    let b = s.as_bytes();
+    let mut last = 0;
+    for (i, _) in s.match_indices('&') {
+        let rest = &b[i + 1..];
+        let is_entity = {
+            let (digits, start): (fn(&u8) -> bool, usize) = match rest {
+                [b'#', b'x' | b'X', ..] => (u8::is_ascii_hexdigit, 2),
+                [b'#', ..] => (u8::is_ascii_digit, 1),
+                _ => (u8::is_ascii_alphanumeric, 0),
+            };
+            let n = rest[start..]
+                .iter()
+                .take(33)
+                .take_while(|c| digits(c))
+                .count();
+            n > 0
+                && rest.get(start + n) == Some(&b';')
+                && (start > 0 || rest[0].is_ascii_alphabetic())
+        };
+        if !is_entity {
+            out.push_str(&s[last..i]);
+            out.push_str("&amp;");
+            last = i + 1;
+        }
+    }
+    out.push_str(&s[last..]);
+    out
+}
+
+/// Escapes text for an XML attribute value.
+fn xml_attr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Writes the feeds as an OPML 2.0 document. Feeds are nested in folder outlines by their tag
+/// path (so [`import`] gives the same tags back); feeds without tags sit at the top level.
+pub fn export(feeds: &[OpmlFeed]) -> String {
+    let now = jiff::Timestamp::now();
+    let date =
+        jiff::fmt::rfc2822::to_string(&now.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n  <head>\n");
+    out.push_str("    <title>digestif subscriptions</title>\n");
+    if !date.is_empty() {
+        out.push_str(&format!("    <dateCreated>{date}</dateCreated>\n"));
+    }
+    out.push_str("  </head>\n  <body>\n");
+    // Group by tag path, keeping the first-seen order of paths and feeds.
+    let mut groups: Vec<(&[String], Vec<&OpmlFeed>)> = Vec::new();
+    for f in feeds {
+        match groups.iter_mut().find(|(t, _)| *t == f.tags.as_slice()) {
+            Some((_, v)) => v.push(f),
+            None => groups.push((f.tags.as_slice(), vec![f])),
+        }
+    }
+    for (tags, members) in groups {
+        let mut indent = String::from("    ");
+        for t in tags {
+            out.push_str(&format!(
+                "{indent}<outline text=\"{0}\" title=\"{0}\">\n",
+                xml_attr(t)
+            ));
+            indent.push_str("  ");
+        }
+        for f in members {
+            out.push_str(&format!(
+                "{indent}<outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"/>\n",
+                xml_attr(&f.name),
+                xml_attr(&f.url)
+            ));
+        }
+        for _ in tags {
+            indent.truncate(indent.len() - 2);
+            out.push_str(&format!("{indent}</outline>\n"));
+        }
+    }
+    out.push_str("  </body>\n</opml>\n");
+    out
+}
+
+/// Escapes a string as a TOML basic string, quotes included.
+pub fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Prints the feeds as `[[feed]]` blocks (`name`, `url`, `tags`) for the TOML config.
+pub fn to_toml(feeds: &[OpmlFeed]) -> String {
+    let mut out = String::new();
+    for (i, f) in feeds.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str("[[feed]]\n");
+        out.push_str(&format!("name = {}\n", toml_string(&f.name)));
+        out.push_str(&format!("url = {}\n", toml_string(&f.url)));
+        let tags: Vec<String> = f.tags.iter().map(|t| toml_string(t)).collect();
+        out.push_str(&format!("tags = [{}]\n", tags.join(", ")));
+    }
+    out
+}

@@ -1,0 +1,590 @@
+//! The grouping core: weighted sparse feature vectors per article (entities and terms, IDF from
+//! the background plus the window), candidate pairs from an inverted index with capped postings,
+//! and agglomeration by group-average similarity (cosine of cluster centroids) with a time factor.
+//!
+//! Centroid (group-average) linkage is what keeps unrelated stories apart: a bridge article that
+//! mentions both "Russia + doping" and "Russia + gas" can join one of them, but the two clusters'
+//! centroids only share the low-weight "Russia" feature, so they never merge. Everything runs in a
+//! canonical article order with index tie-breaks, so the result does not depend on input order.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::features::{ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, lead, terms};
+use super::{Background, GroupOptions, StoryArticle};
+
+/// A sparse vector: (feature id, weight), sorted by feature id.
+pub(crate) type SparseVec = Vec<(u32, f32)>;
+
+/// Articles turned into unit feature vectors, in canonical order.
+pub(crate) struct Prepared {
+    /// Canonical position -> index into the caller's slice.
+    pub order: Vec<usize>,
+    /// Unit vectors by canonical position.
+    pub vecs: Vec<SparseVec>,
+    /// Feature id -> namespaced key (`e:…` / `t:…`).
+    pub names: Vec<String>,
+    /// Feature ids of each article's entities (parallel to `StoryArticle::entities`), by
+    /// canonical position.
+    pub ents: Vec<Vec<u32>>,
+    /// Publication times by canonical position.
+    pub times: Vec<i64>,
+}
+
+/// Canonical order: by time, then by content, then by the caller's id; independent of the order
+/// of the input slice.
+fn canonical_order(articles: &[StoryArticle]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..articles.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&articles[a], &articles[b]);
+        x.published
+            .cmp(&y.published)
+            .then_with(|| x.title.cmp(y.title))
+            .then_with(|| x.outlet.cmp(y.outlet))
+            .then_with(|| x.url.cmp(&y.url))
+            .then_with(|| x.text.cmp(y.text))
+            .then_with(|| x.id.cmp(&y.id))
+    });
+    order
+}
+
+pub(crate) fn prepare(articles: &[StoryArticle], bg: &Background, opts: &GroupOptions) -> Prepared {
+    let order = canonical_order(articles);
+    let mut ids: FastMap<String, u32> = FastMap::default();
+    let mut ents: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
+    let mut ekey = String::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut raw: Vec<SparseVec> = Vec::with_capacity(order.len());
+    let mut intern = |key: &str, ids: &mut FastMap<String, u32>| -> u32 {
+        if let Some(&id) = ids.get(key) {
+            return id;
+        }
+        let id = names.len() as u32;
+        names.push(key.to_string());
+        ids.insert(key.to_string(), id);
+        id
+    };
+    let mut key = String::new();
+    for &ix in &order {
+        let a = &articles[ix];
+        let mut v: SparseVec = Vec::new();
+        for t in terms(a.title) {
+            key.clear();
+            key.push_str(TERM_PREFIX);
+            key.push_str(&t);
+            v.push((intern(&key, &mut ids), opts.title_term_weight));
+        }
+        for t in terms(lead(a.text)) {
+            key.clear();
+            key.push_str(TERM_PREFIX);
+            key.push_str(&t);
+            v.push((intern(&key, &mut ids), opts.lead_term_weight));
+        }
+        let mut eids = Vec::with_capacity(a.entities.len());
+        for e in a.entities {
+            let w = if e.in_title {
+                opts.title_entity_weight
+            } else {
+                opts.body_entity_weight * (0.5 + 0.5 * e.salience.clamp(0.0, 1.0))
+            };
+            key.clear();
+            key.push_str(ENTITY_PREFIX);
+            entity_key(&e.name, &mut ekey);
+            key.push_str(&ekey);
+            let id = intern(&key, &mut ids);
+            eids.push(id);
+            v.push((id, w));
+        }
+        ents.push(eids);
+        // one weight per feature: title and lead occurrences add up, repeats within a part don't
+        v.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut merged: SparseVec = Vec::with_capacity(v.len());
+        let mut last_w = f32::NAN;
+        for (f, w) in v {
+            match merged.last_mut() {
+                Some(m) if m.0 == f => {
+                    if w != last_w {
+                        m.1 += w;
+                        last_w = w;
+                    }
+                }
+                _ => {
+                    merged.push((f, w));
+                    last_w = w;
+                }
+            }
+        }
+        raw.push(merged);
+    }
+    let mut wdf = vec![0u64; names.len()];
+    for v in &raw {
+        for &(f, _) in v {
+            wdf[f as usize] += 1;
+        }
+    }
+    let n_docs = (bg.docs() + raw.len() as u64) as f64;
+    let idf: Vec<f32> = names
+        .iter()
+        .zip(&wdf)
+        .map(|(k, &d)| {
+            let df = (d + bg.df(k)) as f64;
+            (1.0 + n_docs / df.max(1.0)).ln() as f32
+        })
+        .collect();
+    let times: Vec<i64> = order.iter().map(|&ix| articles[ix].published).collect();
+    let vecs = raw
+        .into_iter()
+        .map(|v| {
+            let mut v: SparseVec = v
+                .into_iter()
+                .map(|(f, w)| {
+                    let shared = if wdf[f as usize] > 1 {
+                        1.0
+                    } else {
+                        opts.unshared_weight
+                    };
+                    (f, w * shared * idf[f as usize])
+                })
+                .filter(|&(_, w)| w > 0.0)
+                .collect();
+            normalise(&mut v);
+            v
+        })
+        .collect();
+    Prepared {
+        order,
+        vecs,
+        names,
+        ents,
+        times,
+    }
+}
+
+pub(crate) fn normalise(v: &mut SparseVec) {
+    let n = norm(v);
+    if n > 0.0 {
+        for x in v.iter_mut() {
+            x.1 /= n;
+        }
+    }
+}
+
+pub(crate) fn norm(v: &SparseVec) -> f32 {
+    v.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt()
+}
+
+pub(crate) fn dot(a: &SparseVec, b: &SparseVec) -> f32 {
+    let (mut i, mut j, mut s) = (0, 0, 0.0f32);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                s += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    s
+}
+
+fn add_into(a: &SparseVec, b: &SparseVec) -> SparseVec {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
+            out.push(a[i]);
+            i += 1;
+        } else if i >= a.len() || b[j].0 < a[i].0 {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push((a[i].0, a[i].1 + b[j].1));
+            i += 1;
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Similarity multiplier for two time spans `[a0, a1]` and `[b0, b1]` (unix seconds): 1 within the
+/// grace period, then decaying exponentially with the gap.
+pub(crate) fn time_factor(a0: i64, a1: i64, b0: i64, b1: i64, opts: &GroupOptions) -> f32 {
+    let gap = if a1 < b0 {
+        b0 - a1
+    } else if b1 < a0 {
+        a0 - b1
+    } else {
+        0
+    };
+    let over = gap.saturating_sub(opts.time_grace_secs);
+    if over <= 0 {
+        1.0
+    } else {
+        (-(over as f64) / opts.time_scale_secs.max(1.0)).exp() as f32
+    }
+}
+
+/// One cluster found: canonical positions of its members and the sum of their unit vectors.
+pub(crate) struct Found {
+    pub members: Vec<u32>,
+    pub sum: SparseVec,
+}
+
+struct Cand {
+    sim: f32,
+    a: u32,
+    b: u32,
+    sa: u32,
+    sb: u32,
+}
+impl PartialEq for Cand {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.sim
+            .total_cmp(&o.sim)
+            .then_with(|| o.a.cmp(&self.a))
+            .then_with(|| o.b.cmp(&self.b))
+    }
+}
+
+struct Cl {
+    members: Vec<u32>,
+    sum: SparseVec,
+    norm: f32,
+    t0: i64,
+    t1: i64,
+    nbrs: Vec<u32>,
+    stamp: u32,
+    alive: bool,
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let p = parent[parent[x as usize] as usize];
+        parent[x as usize] = p;
+        x = p;
+    }
+    x
+}
+
+/// Candidate neighbours of every article: the `opts.neighbours` most similar others (sparse dot
+/// product through the inverted index, skipping features with more than `opts.max_postings`
+/// postings), with the time factor applied.
+fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
+    let n = p.vecs.len();
+    let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); p.names.len()];
+    for (i, v) in p.vecs.iter().enumerate() {
+        for &(f, w) in v {
+            postings[f as usize].push((i as u32, w));
+        }
+    }
+    let mut acc = vec![0f32; n];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut nbrs: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut scored: Vec<(f32, u32)> = Vec::new();
+    let mut probe: Vec<(u32, f32)> = Vec::new();
+    for i in 0..n {
+        // probe with the heaviest features only: a pair that matters shares one of them
+        probe.clear();
+        probe.extend_from_slice(&p.vecs[i]);
+        if probe.len() > opts.probe_features {
+            probe.select_nth_unstable_by(opts.probe_features - 1, |a, b| {
+                b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+            });
+            probe.truncate(opts.probe_features);
+        }
+        for &(f, w) in &probe {
+            let list = &postings[f as usize];
+            if list.len() > opts.max_postings {
+                continue;
+            }
+            for &(j, wj) in list {
+                if j as usize == i {
+                    continue;
+                }
+                if acc[j as usize] == 0.0 {
+                    touched.push(j);
+                }
+                acc[j as usize] += w * wj;
+            }
+        }
+        scored.clear();
+        let ti = p.times[i];
+        for &j in &touched {
+            let d = acc[j as usize];
+            acc[j as usize] = 0.0;
+            if d < opts.min_edge {
+                continue; // the time factor is at most 1
+            }
+            let tj = p.times[j as usize];
+            let s = d * time_factor(ti, ti, tj, tj, opts);
+            if s >= opts.min_edge {
+                scored.push((s, j));
+            }
+        }
+        touched.clear();
+        let k = opts.neighbours.min(scored.len());
+        if k == 0 {
+            continue;
+        }
+        let by_sim = |x: &(f32, u32), y: &(f32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+        if k < scored.len() {
+            scored.select_nth_unstable_by(k - 1, by_sim);
+            scored.truncate(k);
+        }
+        for &(_, j) in &scored {
+            nbrs[i].push(j);
+            nbrs[j as usize].push(i as u32);
+        }
+    }
+    for l in &mut nbrs {
+        l.sort_unstable();
+        l.dedup();
+    }
+    nbrs
+}
+
+/// Agglomerates articles into clusters: repeatedly merges the pair of neighbouring clusters whose
+/// centroids are most similar (cosine times time factor) while that similarity reaches
+/// `opts.threshold`.
+///
+/// The heap holds, per cluster, its best neighbour at the time it was computed (lazy
+/// best-neighbour greedy): an entry whose partner has changed since is refreshed when popped.
+pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
+    let n = p.vecs.len();
+    let nbrs = neighbours(p, opts);
+    let mut cls: Vec<Cl> = p
+        .vecs
+        .iter()
+        .zip(nbrs)
+        .enumerate()
+        .map(|(i, (v, nb))| Cl {
+            members: vec![i as u32],
+            sum: v.clone(),
+            norm: norm(v),
+            t0: p.times[i],
+            t1: p.times[i],
+            nbrs: nb,
+            stamp: 0,
+            alive: true,
+        })
+        .collect();
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    let mut dense = vec![0f32; p.names.len()];
+    let mut heap = BinaryHeap::with_capacity(n);
+    for c in 0..n as u32 {
+        if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, c, opts) {
+            heap.push(cand);
+        }
+    }
+    while let Some(c) = heap.pop() {
+        let (a, b) = (c.a as usize, c.b as usize);
+        if !cls[a].alive || cls[a].stamp != c.sa {
+            continue; // the owner changed: it has a newer entry
+        }
+        if !cls[b].alive || cls[b].stamp != c.sb {
+            // the partner changed: re-evaluate the owner's best neighbour
+            if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, c.a, opts) {
+                heap.push(cand);
+            }
+            continue;
+        }
+        let (keep, gone) = if a < b { (a, b) } else { (b, a) };
+        let cg = std::mem::replace(
+            &mut cls[gone],
+            Cl {
+                members: Vec::new(),
+                sum: Vec::new(),
+                norm: 0.0,
+                t0: 0,
+                t1: 0,
+                nbrs: Vec::new(),
+                stamp: 0,
+                alive: false,
+            },
+        );
+        parent[gone] = keep as u32;
+        let ck = &mut cls[keep];
+        ck.members.extend_from_slice(&cg.members);
+        ck.sum = add_into(&ck.sum, &cg.sum);
+        ck.norm = norm(&ck.sum);
+        ck.t0 = ck.t0.min(cg.t0);
+        ck.t1 = ck.t1.max(cg.t1);
+        ck.stamp += 1;
+        ck.nbrs.extend_from_slice(&cg.nbrs);
+        if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, keep as u32, opts) {
+            heap.push(cand);
+        }
+    }
+    let mut out: Vec<Found> = Vec::new();
+    for mut c in cls.into_iter().filter(|c| c.alive) {
+        c.members.sort_unstable();
+        if c.members.len() >= 3 && opts.cohesion > 0.0 {
+            // cohesion test: every member must resemble the rest of its story
+            let min = opts.cohesion * opts.threshold;
+            for &(f, w) in &c.sum {
+                dense[f as usize] = w;
+            }
+            let s2 = c.norm * c.norm;
+            let (keep, eject): (Vec<u32>, Vec<u32>) = c.members.iter().partition(|&&m| {
+                let v = &p.vecs[m as usize];
+                let d: f32 = v.iter().map(|&(f, w)| dense[f as usize] * w).sum();
+                let vv: f32 = v.iter().map(|x| x.1 * x.1).sum();
+                // cos(v, S - v) = (v.S - v.v) / |S - v|
+                let rest = (s2 - 2.0 * d + vv).max(0.0).sqrt();
+                rest > 0.0 && (d - vv) / (rest * vv.sqrt().max(f32::MIN_POSITIVE)) >= min
+            });
+            for &(f, _) in &c.sum {
+                dense[f as usize] = 0.0;
+            }
+            if !eject.is_empty() && keep.len() >= 2 {
+                let mut sum: SparseVec = Vec::new();
+                for &m in &keep {
+                    sum = add_into(&sum, &p.vecs[m as usize]);
+                }
+                out.push(Found { members: keep, sum });
+                for m in eject {
+                    out.push(Found {
+                        members: vec![m],
+                        sum: p.vecs[m as usize].clone(),
+                    });
+                }
+                continue;
+            }
+        }
+        out.push(Found {
+            members: c.members,
+            sum: c.sum,
+        });
+    }
+    out
+}
+
+/// The lowest cosine between clusters `c` (its centroid loaded in `dense`) and `x`, given their
+/// dot product `d`, when any one member of either is left out. Clusters of more than 64 members
+/// are not scanned (one member cannot sway them much).
+fn leave_one_out(p: &Prepared, c: &Cl, x: &Cl, d: f32, dense: &[f32]) -> f32 {
+    let mut worst = d / (c.norm * x.norm).max(f32::MIN_POSITIVE);
+    for (side, other, own_is_c) in [(x, c, false), (c, x, true)] {
+        if side.members.len() > 64 {
+            continue;
+        }
+        for &m in &side.members {
+            let v = &p.vecs[m as usize];
+            let vc: f32 = v.iter().map(|&(f, w)| dense[f as usize] * w).sum();
+            let vx = dot(v, &x.sum);
+            let vv: f32 = v.iter().map(|e| e.1 * e.1).sum();
+            // v's contribution to d is its dot with the other side's centroid
+            let (contrib, own_dot) = if own_is_c { (vx, vc) } else { (vc, vx) };
+            let n_own = (side.norm * side.norm - 2.0 * own_dot + vv).max(0.0).sqrt();
+            let denom = n_own * other.norm;
+            let cos = if denom > 0.0 {
+                (d - contrib) / denom
+            } else {
+                0.0
+            };
+            worst = worst.min(cos);
+        }
+    }
+    worst
+}
+
+/// Recomputes cluster `c`'s neighbour list (current cluster ids, similarity at least
+/// `opts.min_edge`, at most `3 * opts.neighbours`) and returns its best neighbour as a heap entry
+/// if it reaches the threshold.
+fn refresh(
+    p: &Prepared,
+    cls: &mut [Cl],
+    parent: &mut [u32],
+    dense: &mut [f32],
+    c: u32,
+    opts: &GroupOptions,
+) -> Option<Cand> {
+    let ci = c as usize;
+    let mut nb = std::mem::take(&mut cls[ci].nbrs);
+    for x in nb.iter_mut() {
+        *x = find(parent, *x);
+    }
+    nb.sort_unstable();
+    nb.dedup();
+    nb.retain(|&x| x != c);
+    let cc = &cls[ci];
+    let mut scored: Vec<(f32, u32)> = Vec::with_capacity(nb.len());
+    if cc.norm > 0.0 {
+        for &(f, w) in &cc.sum {
+            dense[f as usize] = w;
+        }
+        let mut dots: Vec<f32> = Vec::with_capacity(nb.len());
+        for &x in &nb {
+            let cx = &cls[x as usize];
+            if cx.norm == 0.0 {
+                continue;
+            }
+            let d: f32 = cx.sum.iter().map(|&(f, w)| dense[f as usize] * w).sum();
+            let s = d / (cc.norm * cx.norm) * time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
+            if s >= opts.min_edge {
+                scored.push((s, x));
+                dots.push(d);
+            }
+        }
+        if opts.robust_merge > 0.0 && cc.members.len() > 1 {
+            // the best merge must survive leaving out any single member: a bridge article pulls
+            // two stories' centroids together, but alone it must not decide the merge. Checked
+            // in order of similarity until one passes; failures stay neighbours below threshold.
+            let mut order: Vec<usize> = (0..scored.len())
+                .filter(|&i| scored[i].0 >= opts.threshold)
+                .collect();
+            order.sort_by(|&i, &j| {
+                scored[j]
+                    .0
+                    .total_cmp(&scored[i].0)
+                    .then(scored[i].1.cmp(&scored[j].1))
+            });
+            for i in order {
+                let cx = &cls[scored[i].1 as usize];
+                if cx.members.len() < 2 {
+                    break;
+                }
+                let ft = time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
+                let robust = leave_one_out(p, cc, cx, dots[i], dense) * ft;
+                if robust >= opts.robust_merge * opts.threshold {
+                    break;
+                }
+                scored[i].0 = opts.threshold * 0.999;
+            }
+        }
+        for &(f, _) in &cc.sum {
+            dense[f as usize] = 0.0;
+        }
+    }
+    let by_sim = |x: &(f32, u32), y: &(f32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
+    let cap = opts.neighbours * 3;
+    if scored.len() > cap {
+        scored.select_nth_unstable_by(cap - 1, by_sim);
+        scored.truncate(cap);
+    }
+    let best = scored.iter().copied().min_by(by_sim);
+    let mut kept: Vec<u32> = scored.iter().map(|x| x.1).collect();
+    kept.sort_unstable();
+    cls[ci].nbrs = kept;
+    let (s, x) = best?;
+    (s >= opts.threshold).then(|| Cand {
+        sim: s,
+        a: c,
+        b: x,
+        sa: cls[ci].stamp,
+        sb: cls[x as usize].stamp,
+    })
+}

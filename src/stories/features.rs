@@ -1,0 +1,443 @@
+//! Text features for story grouping: tokenising, stop words, light stemming, the lead of an
+//! article, and the background document frequencies ([`Background`]) that give features their
+//! rarity weight (IDF).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::StoryArticle;
+
+/// Prefix of entity-key features ("e:north korea").
+pub(crate) const ENTITY_PREFIX: &str = "e:";
+/// Prefix of term features ("t:missile").
+pub(crate) const TERM_PREFIX: &str = "t:";
+
+/// Document counts behind the rarity (IDF) weights: how many documents were seen and, per
+/// feature, in how many of them it occurred. Feature keys are namespaced: `e:<entity key>` for
+/// canonical entities (see [`crate::model::fold_key`]) and `t:<term>` for stemmed words.
+///
+/// The background should hold recent articles from *before* the window being grouped; [`group`]
+/// adds the window's own articles itself.
+///
+/// [`group`]: super::group
+#[derive(Debug, Default, Clone)]
+pub struct Background {
+    docs: u64,
+    df: HashMap<String, u64>,
+}
+
+impl Background {
+    /// An empty background (rarity is then judged from the window alone).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Rebuilds a background from stored counts; keys are namespaced as described on the type.
+    pub fn from_counts(docs: u64, df: impl IntoIterator<Item = (String, u64)>) -> Self {
+        let mut bg = Background {
+            docs,
+            df: HashMap::new(),
+        };
+        for (k, n) in df {
+            *bg.df.entry(k).or_insert(0) += n;
+        }
+        bg
+    }
+
+    /// Counts one document given its entity keys (already folded) and its terms (as returned by
+    /// [`terms`]). Repeated keys within one document count once.
+    pub fn add_document(
+        &mut self,
+        entity_keys: impl IntoIterator<Item = String>,
+        terms: impl IntoIterator<Item = String>,
+    ) {
+        let mut keys: Vec<String> = entity_keys
+            .into_iter()
+            .map(|k| format!("{ENTITY_PREFIX}{k}"))
+            .chain(terms.into_iter().map(|t| format!("{TERM_PREFIX}{t}")))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.docs += 1;
+        for k in keys {
+            *self.df.entry(k).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts one article, extracting its features exactly as [`group`](super::group) does.
+    pub fn add_article(&mut self, article: &StoryArticle) {
+        let entity_keys = article.entities.iter().map(|e| e.key());
+        let terms = article_terms(article.title, article.text);
+        self.add_document(entity_keys, terms);
+    }
+
+    /// Number of documents counted.
+    pub fn docs(&self) -> u64 {
+        self.docs
+    }
+
+    /// Document frequency of a namespaced key (`e:…` / `t:…`).
+    pub fn df(&self, key: &str) -> u64 {
+        self.df.get(key).copied().unwrap_or(0)
+    }
+
+    /// All counts, sorted by key, for persisting.
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self.df.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// A small fast hasher (FxHash) for the internal maps; iteration order is never used for output.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// HashMap with [`FxHasher`].
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// [`crate::model::fold_key`] with a fast path for ASCII names (same result).
+pub(crate) fn entity_key(name: &str, out: &mut String) {
+    out.clear();
+    if !name.is_ascii() {
+        out.push_str(&crate::model::fold_key(name));
+        return;
+    }
+    let mut last_space = true;
+    for b in name.bytes() {
+        match b {
+            b'.' => {}
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b'_' => {
+                if !last_space {
+                    out.push(' ');
+                    last_space = true;
+                }
+            }
+            b'`' => {
+                out.push('\'');
+                last_space = false;
+            }
+            _ => {
+                out.push(b.to_ascii_lowercase() as char);
+                last_space = false;
+            }
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+}
+
+/// The distinct terms of an article as used for grouping: title terms plus lead terms.
+pub fn article_terms(title: &str, text: &str) -> Vec<String> {
+    let mut v = terms(title);
+    v.extend(terms(lead(text)));
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The lead of a text: its first paragraph, cut to about 60 words.
+pub fn lead(text: &str) -> &str {
+    let text = text.trim_start();
+    let para = text.split("\n\n").next().unwrap_or("");
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, c) in para.char_indices() {
+        if c.is_whitespace() {
+            if in_word {
+                words += 1;
+                if words >= 60 {
+                    return &para[..i];
+                }
+            }
+            in_word = false;
+        } else {
+            in_word = true;
+        }
+    }
+    para
+}
+
+/// Lower-cased, stop-word-free, lightly stemmed word tokens of `s` (in order, with repeats).
+pub fn terms(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in words(s) {
+        if w.chars().count() < 2 || is_stopword(&w) {
+            continue;
+        }
+        let all_digits = w.chars().all(|c| c.is_ascii_digit());
+        if all_digits {
+            // years and amounts are informative; single digits were dropped above
+            out.push(w);
+        } else {
+            out.push(stem(w));
+        }
+    }
+    out
+}
+
+/// Lower-cased alphanumeric word tokens (apostrophes and other punctuation split words).
+pub(crate) fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+}
+
+/// Harman's "S" stemmer: folds regular plurals only, which is safe for names and headlines.
+pub(crate) fn stem(mut w: String) -> String {
+    let n = w.len();
+    if n > 4 && w.ends_with("ies") && !w.ends_with("eies") && !w.ends_with("aies") {
+        w.truncate(n - 3);
+        w.push('y');
+    } else if n > 3
+        && w.ends_with("es")
+        && !w.ends_with("aes")
+        && !w.ends_with("ees")
+        && !w.ends_with("oes")
+    {
+        w.truncate(n - 1);
+        // "taxes", "matches", "crashes", "classes": the "e" belongs to the plural
+        if ["xe", "sse", "che", "she", "zze"]
+            .iter()
+            .any(|s| w.ends_with(s))
+        {
+            w.pop();
+        }
+    } else if n > 3 && w.ends_with('s') && !w.ends_with("us") && !w.ends_with("ss") {
+        w.truncate(n - 1);
+    }
+    w
+}
+
+fn is_stopword(w: &str) -> bool {
+    // short-circuit on length: every stop word has 2..=10 bytes
+    (2..=10).contains(&w.len()) && STOPWORDS.binary_search(&w).is_ok()
+}
+
+/// English function words plus news boilerplate ("new", "update", "video") and reporting verbs that say nothing about the story (sorted).
+const STOPWORDS: &[&str] = &[
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "also",
+    "am",
+    "amid",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "latest",
+    "live",
+    "may",
+    "me",
+    "might",
+    "more",
+    "most",
+    "mr",
+    "mrs",
+    "ms",
+    "must",
+    "my",
+    "myself",
+    "new",
+    "news",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "said",
+    "same",
+    "say",
+    "says",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "update",
+    "upon",
+    "us",
+    "very",
+    "via",
+    "video",
+    "was",
+    "watch",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopwords_are_sorted_for_binary_search() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn plural_stemming_folds_regular_plurals() {
+        assert_eq!(stem("stories".into()), "story");
+        assert_eq!(stem("taxes".into()), "tax");
+        assert_eq!(stem("prices".into()), "price");
+        assert_eq!(stem("tax".into()), "tax");
+        assert_eq!(stem("jets".into()), "jet");
+        assert_eq!(stem("bus".into()), "bus");
+        assert_eq!(stem("glass".into()), "glass");
+        assert_eq!(
+            terms("The Jets' missiles, 2014"),
+            vec!["jet", "missile", "2014"]
+        );
+    }
+
+    #[test]
+    fn entity_key_fast_path_matches_fold_key() {
+        let mut k = String::new();
+        for name in [
+            "U.S.",
+            "  Vladimir   Putin ",
+            "AT&T_Inc",
+            "O`Brien",
+            "Zoë Ball",
+            "a.b. c",
+        ] {
+            entity_key(name, &mut k);
+            assert_eq!(k, crate::model::fold_key(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn lead_takes_first_paragraph() {
+        assert_eq!(lead("  One two.\n\nThree."), "One two.");
+    }
+}

@@ -1,0 +1,208 @@
+//! Story grouping: turns a window of tagged articles into ranked stories (headline, short
+//! extractive summary, reports with outlets, the entities that explain the grouping, near-duplicate
+//! copies collapsed), and the pure helpers around it: continuity across days ([`continuation`]),
+//! followed entities ([`follows`]) and trending entities ([`trending`]).
+//!
+//! This module is pure: data in, data out. Files are read only by [`eval`].
+//!
+//! How grouping works: each article becomes a sparse vector of canonical entity keys and stemmed
+//! title/lead terms, weighted by rarity (IDF over a [`Background`] of recent articles plus the
+//! window) and by place (title above body). An inverted index with capped postings yields each
+//! article's nearest neighbours; clusters are then agglomerated by the cosine of their centroids
+//! (group-average similarity) times a publication-time factor, so a story only absorbs what is
+//! similar to the story as a whole and unrelated stories do not chain through a shared entity.
+
+mod cluster;
+mod continuity;
+pub mod eval;
+mod features;
+mod present;
+
+pub use continuity::{
+    PreviousStory, Trend, continuation, continuation_with, follows, signature, trending,
+};
+pub use features::{Background, article_terms, lead, terms};
+
+use crate::model::{Entity, EntityKind};
+
+/// One article as seen by the grouping: borrowed from the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct StoryArticle<'a> {
+    /// The caller's index; stories refer to articles by this id.
+    pub id: usize,
+    pub title: &'a str,
+    /// Plain text (lead/summary or full body).
+    pub text: &'a str,
+    /// Feed or publisher name.
+    pub outlet: &'a str,
+    pub url: Option<&'a str>,
+    /// Unix seconds, UTC.
+    pub published: i64,
+    pub entities: &'a [Entity],
+}
+
+/// Tuning of [`group`]. `Default` holds the tuned values.
+#[derive(Debug, Clone)]
+pub struct GroupOptions {
+    /// Minimum centroid cosine (times the time factor) for two clusters to merge.
+    pub threshold: f32,
+    /// Time gap (seconds) between two clusters' spans that costs nothing.
+    pub time_grace_secs: i64,
+    /// Beyond the grace period similarity decays as `exp(-excess / time_scale_secs)`.
+    pub time_scale_secs: f64,
+    /// Cohesion test after agglomeration: a member of a story of three or more whose cosine to the
+    /// rest of the story is below `cohesion * threshold` is split off (0 disables).
+    pub cohesion: f32,
+    /// Robust merges: two multi-report clusters merge only if their similarity stays at least
+    /// `robust_merge * threshold` with any one report of either left out, so a single bridge
+    /// article cannot chain two stories (0 disables).
+    pub robust_merge: f32,
+    /// Candidate neighbours kept per article.
+    pub neighbours: usize,
+    /// Minimum pair similarity to be a candidate at all.
+    pub min_edge: f32,
+    /// Features with more postings than this are skipped in candidate generation (they carry
+    /// little weight anyway); they still count in the similarities.
+    pub max_postings: usize,
+    /// Candidate generation probes the index with each article's heaviest features only.
+    pub probe_features: usize,
+    /// Weight factor of features found in only one article of the window. They cannot match
+    /// anything and only lengthen the vector, so long texts (many such features) would otherwise
+    /// get much lower cosines than headlines; 0 drops them, 1 keeps the plain cosine.
+    pub unshared_weight: f32,
+    /// Weight of a term in the title (before IDF).
+    pub title_term_weight: f32,
+    /// Weight of a term in the lead (added to the title weight when in both).
+    pub lead_term_weight: f32,
+    /// Weight of an entity mentioned in the title.
+    pub title_entity_weight: f32,
+    /// Weight of an entity mentioned only in the body (scaled by its salience, 0.5..1).
+    pub body_entity_weight: f32,
+    /// Word-set Jaccard similarity (title + lead) at which two reports are copies of one another.
+    pub duplicate_jaccard: f32,
+    /// Maximum sentences in a summary.
+    pub summary_sentences: usize,
+    /// Maximum entities listed in `Story::shared_entities`.
+    pub max_shared_entities: usize,
+}
+
+impl Default for GroupOptions {
+    fn default() -> Self {
+        GroupOptions {
+            threshold: 0.125,
+            time_grace_secs: 86_400,
+            time_scale_secs: 2.0 * 86_400.0,
+            cohesion: 0.5,
+            robust_merge: 0.75,
+            neighbours: 12,
+            min_edge: 0.05,
+            max_postings: 500,
+            probe_features: 12,
+            unshared_weight: 0.5,
+            title_term_weight: 1.0,
+            lead_term_weight: 0.5,
+            title_entity_weight: 1.0,
+            body_entity_weight: 0.5,
+            duplicate_jaccard: 0.75,
+            summary_sentences: 3,
+            max_shared_entities: 6,
+        }
+    }
+}
+
+/// Where a story goes in the digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Section {
+    /// Covered by two or more distinct outlets.
+    Top,
+    /// A single outlet's item ("Other headlines", grouped by feed).
+    Other,
+}
+
+/// A group of reports about the same story.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Story {
+    /// Article ids, most central first.
+    pub members: Vec<usize>,
+    /// Id of the headline article (the most central report).
+    pub headline: usize,
+    /// 1–3 lead sentences, none repeated across sources (empty when no article has text).
+    pub summary: String,
+    /// Distinct outlets in order of first publication.
+    pub outlets: Vec<String>,
+    /// Entities shared by the reports, best explanation first (display name, kind).
+    pub shared_entities: Vec<(String, EntityKind)>,
+    /// Near-duplicate collapse: each line holds the ids of copies of one report, shown one first.
+    pub lines: Vec<Vec<usize>>,
+    pub section: Section,
+    /// Ranking score: number of outlets plus recency and salience (each below 0.5).
+    pub score: f64,
+    /// Entity/term weights for continuity across days (see [`signature`]).
+    pub signature: Vec<(String, f32)>,
+}
+
+/// Groups a window of articles into stories, ranked: `Top` stories by number of outlets, then
+/// recency and salience; then `Other` stories grouped by outlet, newest first.
+///
+/// `bg` holds document frequencies of articles from before the window (may be empty); the
+/// window's own articles are counted here. The result does not depend on the order of `articles`.
+pub fn group(articles: &[StoryArticle], bg: &Background, opts: &GroupOptions) -> Vec<Story> {
+    if articles.is_empty() {
+        return Vec::new();
+    }
+    let prepared = cluster::prepare(articles, bg, opts);
+    let found = cluster::cluster(&prepared, opts);
+    present::build(articles, &prepared, found, opts)
+}
+
+/// Groups and returns only the partition (member ids per story, unranked but deterministic).
+/// Cheaper than [`group`] when only the clustering matters (evaluation, benchmarks).
+pub fn partition(
+    articles: &[StoryArticle],
+    bg: &Background,
+    opts: &GroupOptions,
+) -> Vec<Vec<usize>> {
+    if articles.is_empty() {
+        return Vec::new();
+    }
+    let prepared = cluster::prepare(articles, bg, opts);
+    cluster::cluster(&prepared, opts)
+        .into_iter()
+        .map(|f| {
+            f.members
+                .iter()
+                .map(|&m| articles[prepared.order[m as usize]].id)
+                .collect()
+        })
+        .collect()
+}
+
+/// Errors of the stories module (only the evaluation reads files).
+#[derive(Debug, thiserror::Error)]
+pub enum StoriesError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}, line {line}: bad CSV record: {message}")]
+    Csv {
+        path: std::path::PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}, line {line}: bad JSON record: {source}")]
+    Json {
+        path: std::path::PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("{path}, line {line}: bad date {value:?} (want YYYY-MM-DD)")]
+    Date {
+        path: std::path::PathBuf,
+        line: usize,
+        value: String,
+    },
+    #[error("{path}: no articles")]
+    Empty { path: std::path::PathBuf },
+}

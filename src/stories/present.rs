@@ -1,0 +1,422 @@
+//! Turns clusters into presentable [`Story`] values: centrality order and headline, outlets,
+//! shared entities, near-duplicate lines, an extractive summary, and the ranking.
+
+use super::cluster::{Found, Prepared, dot, norm};
+use super::features::{FastMap, lead, words};
+use super::{GroupOptions, Section, Story, StoryArticle};
+use crate::model::EntityKind;
+
+pub(crate) fn build(
+    articles: &[StoryArticle],
+    p: &Prepared,
+    found: Vec<Found>,
+    opts: &GroupOptions,
+) -> Vec<Story> {
+    let newest = articles.iter().map(|a| a.published).max().unwrap_or(0);
+    // (story, sort key pieces)
+    let mut out: Vec<(Story, usize, String, i64)> = Vec::with_capacity(found.len());
+    for f in found {
+        let n = norm(&f.sum).max(f32::MIN_POSITIVE);
+        let mut central: Vec<(f32, u32)> = f
+            .members
+            .iter()
+            .map(|&m| (dot(&p.vecs[m as usize], &f.sum) / n, m))
+            .collect();
+        central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        let art = |m: u32| &articles[p.order[m as usize]];
+        let members: Vec<usize> = central.iter().map(|&(_, m)| art(m).id).collect();
+        let headline = members[0];
+
+        let mut by_time: Vec<u32> = f.members.clone();
+        by_time.sort_by_key(|&m| (art(m).published, m));
+        let mut outlets: Vec<String> = Vec::new();
+        for &m in &by_time {
+            let o = art(m).outlet;
+            if !outlets.iter().any(|x| x == o) {
+                outlets.push(o.to_string());
+            }
+        }
+        let latest = by_time.last().map(|&m| art(m).published).unwrap_or(newest);
+
+        let shared_entities = shared_entities(articles, p, &f, opts);
+        let ordered: Vec<u32> = central.iter().map(|&(_, m)| m).collect();
+        let lines_pos = duplicate_lines(articles, p, &ordered, opts);
+        let summary = summarise(articles, p, &lines_pos, opts);
+        let lines: Vec<Vec<usize>> = lines_pos
+            .iter()
+            .map(|l| l.iter().map(|&m| art(m).id).collect())
+            .collect();
+
+        let section = if outlets.len() >= 2 {
+            Section::Top
+        } else {
+            Section::Other
+        };
+        let age_days = (newest - latest).max(0) as f64 / 86_400.0;
+        let recency = 0.49 * (-age_days).exp();
+        let nl = lines.len() as f64;
+        let salience = 0.49 * nl / (nl + 3.0);
+        let score = outlets.len() as f64 + recency + salience;
+        let first_outlet =
+            crate::model::fold_key(outlets.first().map(|s| s.as_str()).unwrap_or(""));
+        out.push((
+            Story {
+                members,
+                headline,
+                summary,
+                outlets,
+                shared_entities,
+                lines,
+                section,
+                score,
+                signature: signature_of(p, &f.sum),
+            },
+            central[0].1 as usize,
+            first_outlet,
+            latest,
+        ));
+    }
+    out.sort_by(|x, y| {
+        x.0.section
+            .cmp(&y.0.section)
+            .then_with(|| match x.0.section {
+                Section::Top => y.0.score.total_cmp(&x.0.score).then(x.1.cmp(&y.1)),
+                Section::Other => {
+                    x.2.cmp(&y.2)
+                        .then(y.3.cmp(&x.3))
+                        .then(y.0.score.total_cmp(&x.0.score))
+                        .then(x.1.cmp(&y.1))
+                }
+            })
+    });
+    out.into_iter().map(|x| x.0).collect()
+}
+
+/// The heaviest centroid features, L2-normalised, as namespaced keys.
+fn signature_of(p: &Prepared, sum: &[(u32, f32)]) -> Vec<(String, f32)> {
+    let mut v: Vec<(u32, f32)> = sum.to_vec();
+    let by_weight = |a: &(u32, f32), b: &(u32, f32)| {
+        b.1.total_cmp(&a.1)
+            .then_with(|| p.names[a.0 as usize].cmp(&p.names[b.0 as usize]))
+    };
+    if v.len() > 24 {
+        v.select_nth_unstable_by(23, by_weight);
+        v.truncate(24);
+    }
+    v.sort_by(by_weight);
+    let n = v
+        .iter()
+        .map(|x| x.1 * x.1)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
+    v.into_iter()
+        .map(|(f, w)| (p.names[f as usize].clone(), w / n))
+        .collect()
+}
+
+fn shared_entities(
+    articles: &[StoryArticle],
+    p: &Prepared,
+    f: &Found,
+    opts: &GroupOptions,
+) -> Vec<(String, EntityKind)> {
+    struct Acc<'a> {
+        docs: usize,
+        last_doc: u32,
+        names: Vec<(&'a str, usize)>,
+        kinds: [usize; 4],
+    }
+    let mut acc: FastMap<u32, Acc> = FastMap::default();
+    for &m in &f.members {
+        let a = &articles[p.order[m as usize]];
+        for (e, &id) in a.entities.iter().zip(&p.ents[m as usize]) {
+            let x = acc.entry(id).or_insert_with(|| Acc {
+                docs: 0,
+                last_doc: u32::MAX,
+                names: Vec::new(),
+                kinds: [0; 4],
+            });
+            if x.last_doc != m {
+                x.docs += 1;
+                x.last_doc = m;
+            }
+            match x.names.iter_mut().find(|n| n.0 == e.name) {
+                Some(n) => n.1 += 1,
+                None => x.names.push((e.name.as_str(), 1)),
+            }
+            x.kinds[kind_index(e.kind)] += 1;
+        }
+    }
+    let min_docs = if f.members.len() >= 2 { 2 } else { 1 };
+    let mut ranked: Vec<(f32, u32, &Acc)> = acc
+        .iter()
+        .filter(|(_, x)| x.docs >= min_docs)
+        .map(|(&id, x)| {
+            let w = f
+                .sum
+                .binary_search_by_key(&id, |x| x.0)
+                .map(|i| f.sum[i].1)
+                .unwrap_or(0.0);
+            (w, id, x)
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| p.names[a.1 as usize].cmp(&p.names[b.1 as usize]))
+    });
+    ranked
+        .into_iter()
+        .take(opts.max_shared_entities)
+        .map(|(_, _, x)| {
+            let name = x
+                .names
+                .iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default();
+            let kinds = [
+                EntityKind::Person,
+                EntityKind::Organization,
+                EntityKind::Location,
+                EntityKind::Misc,
+            ];
+            let kind = kinds
+                .iter()
+                .copied()
+                .max_by(|a, b| {
+                    x.kinds[kind_index(*a)]
+                        .cmp(&x.kinds[kind_index(*b)])
+                        .then(b.cmp(a))
+                })
+                .unwrap_or(EntityKind::Misc);
+            (name, kind)
+        })
+        .collect()
+}
+
+fn kind_index(k: EntityKind) -> usize {
+    match k {
+        EntityKind::Person => 0,
+        EntityKind::Organization => 1,
+        EntityKind::Location => 2,
+        EntityKind::Misc => 3,
+    }
+}
+
+/// The set of distinct words of `s`, as sorted 64-bit hashes (FNV-1a).
+fn word_set(s: &str) -> Vec<u64> {
+    let mut v: Vec<u64> = words(s)
+        .map(|w| {
+            w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+            })
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn jaccard(a: &[u64], b: &[u64]) -> f32 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let (mut i, mut j, mut inter) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    inter as f32 / (a.len() + b.len() - inter) as f32
+}
+
+/// Collapses exact and near-duplicate reports (syndicated copies) into lines, keeping the order of
+/// `ordered` (most central first). Stories larger than 400 reports only collapse identical titles.
+fn duplicate_lines(
+    articles: &[StoryArticle],
+    p: &Prepared,
+    ordered: &[u32],
+    opts: &GroupOptions,
+) -> Vec<Vec<u32>> {
+    let art = |m: u32| &articles[p.order[m as usize]];
+    if ordered.len() == 1 {
+        return vec![ordered.to_vec()];
+    }
+    let sets: Vec<Vec<u64>> = ordered
+        .iter()
+        .map(|&m| {
+            let a = art(m);
+            let mut s = word_set(a.title);
+            s.extend(word_set(lead(a.text)));
+            s.sort_unstable();
+            s.dedup();
+            s
+        })
+        .collect();
+    let mut lines: Vec<Vec<u32>> = Vec::new();
+    let mut reps: Vec<usize> = Vec::new(); // index into `ordered` of each line's first report
+    for (i, &m) in ordered.iter().enumerate() {
+        let hit = reps.iter().position(|&r| {
+            if ordered.len() > 400 {
+                crate::model::fold_key(art(ordered[r]).title)
+                    == crate::model::fold_key(art(m).title)
+            } else {
+                !sets[i].is_empty() && jaccard(&sets[r], &sets[i]) >= opts.duplicate_jaccard
+            }
+        });
+        match hit {
+            Some(l) => lines[l].push(m),
+            None => {
+                reps.push(i);
+                lines.push(vec![m]);
+            }
+        }
+    }
+    lines
+}
+
+const ABBREVIATIONS: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "sen", "rep", "gov", "gen", "st", "jr", "sr", "inc", "co", "corp",
+    "lt", "col", "sgt", "no", "vs", "prof", "rev", "ft", "mt", "jan", "feb", "aug", "sept", "oct",
+    "nov", "dec",
+];
+
+/// Splits text into sentences at `.`, `!` or `?` followed by space and a capital, digit or quote,
+/// except after abbreviations and initials ("Mr.", "U.S.").
+pub(crate) fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for k in 0..chars.len() {
+        let (i, c) = chars[k];
+        if !matches!(c, '.' | '!' | '?') {
+            continue;
+        }
+        // allow closing quotes/brackets after the mark
+        let mut e = k + 1;
+        while e < chars.len() && matches!(chars[e].1, '"' | '\'' | '\u{201d}' | '\u{2019}' | ')') {
+            e += 1;
+        }
+        if e >= chars.len() || !chars[e].1.is_whitespace() {
+            continue;
+        }
+        let mut nx = e;
+        while nx < chars.len() && chars[nx].1.is_whitespace() {
+            nx += 1;
+        }
+        if nx >= chars.len() {
+            continue;
+        }
+        let next = chars[nx].1;
+        if !(next.is_uppercase()
+            || next.is_ascii_digit()
+            || matches!(next, '"' | '\u{201c}' | '\''))
+        {
+            continue;
+        }
+        if c == '.' {
+            let before = &text[start..i];
+            let last = before
+                .rsplit(|ch: char| !ch.is_alphanumeric() && ch != '.')
+                .next()
+                .unwrap_or("");
+            let last_word = last.rsplit('.').next().unwrap_or("");
+            let lw = last_word.to_lowercase();
+            if last_word.chars().count() == 1 && last_word.chars().all(|x| x.is_uppercase()) {
+                continue;
+            }
+            if ABBREVIATIONS.contains(&lw.as_str()) {
+                continue;
+            }
+        }
+        let end = chars.get(e).map(|x| x.0).unwrap_or(text.len());
+        let s = text[start..end].trim();
+        if !s.is_empty() {
+            out.push(s);
+        }
+        start = end;
+        let _ = i;
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// 1–3 lead sentences: first sentences of the lines' shown reports (most central first), then
+/// second sentences, skipping any that repeat one already taken.
+fn summarise(
+    articles: &[StoryArticle],
+    p: &Prepared,
+    lines: &[Vec<u32>],
+    opts: &GroupOptions,
+) -> String {
+    let leads: Vec<Vec<&str>> = lines
+        .iter()
+        .map(|l| sentences(lead(articles[p.order[l[0] as usize]].text)))
+        .collect();
+    if leads.len() == 1 {
+        // a single report: its own first sentences, no repeats possible
+        let mut out: Vec<&str> = Vec::new();
+        let mut total = 0;
+        for s in &leads[0] {
+            if out.len() >= opts.summary_sentences.min(2) || total > 300 {
+                break;
+            }
+            total += s.len();
+            out.push(s);
+        }
+        return out.join(" ");
+    }
+    let mut chosen: Vec<&str> = Vec::new();
+    let mut chosen_sets: Vec<Vec<u64>> = Vec::new();
+    let mut total = 0;
+    'outer: for round in 0..2 {
+        for sents in &leads {
+            if chosen.len() >= opts.summary_sentences || total > 450 {
+                break 'outer;
+            }
+            let Some(s) = sents.get(round) else { continue };
+            if s.chars().count() < 30 {
+                continue;
+            }
+            let set = word_set(s);
+            if chosen_sets.iter().any(|c| jaccard(c, &set) >= 0.5) {
+                continue;
+            }
+            total += s.len();
+            chosen.push(s);
+            chosen_sets.push(set);
+        }
+    }
+    chosen.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_respect_abbreviations_and_initials() {
+        let s = sentences(
+            "Mr. Smith went to the U.S. Senate on Monday. He left! \"Why?\" Then 3 more.",
+        );
+        assert_eq!(
+            s,
+            vec![
+                "Mr. Smith went to the U.S. Senate on Monday.",
+                "He left!",
+                "\"Why?\"",
+                "Then 3 more."
+            ]
+        );
+    }
+}

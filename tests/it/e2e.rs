@@ -1,0 +1,243 @@
+//! End to end: the real binary, a real HTTP server and a real SMTP server on loopback, a real
+//! SQLite file. Pins "nothing lost, nothing sent twice".
+
+use std::time::Duration;
+
+use crate::support::app::{App, rss};
+use crate::support::http::{Route, TestServer};
+use crate::support::smtp::SmtpServer;
+
+fn config(http: &TestServer, smtp_port: u16, extra_feed: &str) -> String {
+    format!(
+        r#"state_dir = "{{dir}}/state"
+timezone = "UTC"
+
+[[feed]]
+name = "Alpha News"
+url = "{alpha}"
+
+[[feed]]
+name = "Beta Post"
+url = "{beta}"
+{extra_feed}
+[[digest]]
+name = "daily"
+at = "07:00"
+window = "48h"
+
+[[digest.output]]
+kind = "file"
+dir = "{{dir}}/digests"
+formats = ["json", "html", "md", "txt"]
+
+[[digest.output]]
+kind = "email"
+to = ["reader@example.org"]
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+from = "digestif <digest@example.org>"
+timeout = "5s"
+"#,
+        alpha = http.url("/alpha.xml"),
+        beta = http.url("/beta.xml"),
+    )
+}
+
+fn serve_initial(http: &TestServer) {
+    http.route(
+        "/alpha.xml",
+        Route::feed(rss(
+            "Alpha",
+            &[
+                ("a1", "Germany and France agree on new energy pact in Berlin", "<p>Chancellor Friedrich Merz and President Emmanuel Macron met in Berlin.</p>"),
+                ("a2", "Floods hit northern Italy", "<p>Heavy rain flooded towns near Milan.</p>"),
+            ],
+        ))
+        .etag("\"alpha-v1\""),
+    );
+    http.route(
+        "/beta.xml",
+        Route::feed(rss(
+            "Beta",
+            &[("b1", "Merz and Macron sign energy pact", "<p>Germany and France signed an energy agreement in Berlin on Friday.</p>")],
+        )),
+    );
+}
+
+fn titles(digest: &serde_json::Value) -> Vec<String> {
+    let mut v: Vec<String> = digest["stories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["articles"].as_array().into_iter().flatten())
+        .filter_map(|a| a["title"].as_str().map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn two_runs_in_a_row_send_one_digest() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "first run failed: {}\n{}", r.stdout, r.stderr);
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "second run failed: {}\n{}", r.stdout, r.stderr);
+    assert_eq!(smtp.messages().len(), 1, "exactly one email for two runs");
+    let json = app.json_digests();
+    assert_eq!(json.len(), 1, "one digest file set: {:?}", app.outputs());
+    // The second fetch was conditional and answered 304 for the feed with an ETag.
+    let req = http.last_request("/alpha.xml").expect("alpha fetched");
+    assert_eq!(req.header("if-none-match"), Some("\"alpha-v1\""));
+    // Every article in exactly one story; titles present in HTML and text renderings.
+    let t = titles(&json[0]);
+    assert_eq!(t.len(), 3, "{t:?}");
+    for ext in ["html", "txt"] {
+        let f = app.outputs().into_iter().find(|p| p.extension().is_some_and(|e| e == ext)).expect("rendering");
+        let body = std::fs::read_to_string(f).expect("read");
+        for title in &t {
+            assert!(body.contains(title.as_str()) || body.contains(&title.replace('&', "&amp;")), "{ext} lacks {title}");
+        }
+    }
+}
+
+#[test]
+fn a_new_item_yields_a_digest_holding_only_it() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    assert_eq!(app.run(&["once"]).code, 0);
+    http.route(
+        "/beta.xml",
+        Route::feed(rss(
+            "Beta",
+            &[
+                ("b2", "Volcano erupts in Iceland", "<p>An eruption near Grindavik forced evacuations.</p>"),
+                ("b1", "Merz and Macron sign energy pact", "<p>Germany and France signed an energy agreement in Berlin on Friday.</p>"),
+            ],
+        )),
+    );
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let msgs = smtp.wait_for_messages(2, Duration::from_secs(5));
+    assert_eq!(msgs.len(), 2);
+    let json = app.json_digests();
+    assert_eq!(json.len(), 2, "{:?}", app.outputs());
+    let second = json
+        .iter()
+        .find(|d| titles(d).iter().any(|t| t.contains("Volcano")))
+        .expect("a digest with the new item");
+    assert_eq!(titles(second), vec!["Volcano erupts in Iceland".to_string()]);
+}
+
+#[test]
+fn smtp_down_then_up_delivers_the_pending_digest_exactly_once() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::down().expect("port");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    let r = app.run(&["once"]);
+    assert_ne!(r.code, 0, "a failed delivery makes `once` fail");
+    assert!(r.stdout.contains("FAILED delivery"), "{}", r.stdout);
+    assert_eq!(app.json_digests().len(), 1, "the file output still went out");
+    smtp.up().expect("smtp up");
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let msgs = smtp.messages();
+    assert_eq!(msgs.len(), 1, "the pending digest is delivered once");
+    // It is the stored digest, not a rebuilt one: it holds the original three articles.
+    let body = msgs[0].data_str();
+    assert!(body.contains("Floods hit northern Italy") || body.contains("Floods=20hit"), "{body}");
+    assert_eq!(app.json_digests().len(), 1, "no second digest was built");
+}
+
+#[test]
+fn hostile_feed_markup_never_reaches_the_email() {
+    let http = TestServer::start();
+    http.route(
+        "/alpha.xml",
+        Route::feed(rss(
+            "Alpha",
+            &[(
+                "x1",
+                "Storm warning for Lisbon",
+                "<p onclick=\"steal()\">Storm <b>warning</b> for Lisbon.<script>alert('pwned')</script>\
+                 <img src=\"https://tracker.example.com/pixel.gif\" width=\"1\" height=\"1\" onerror=\"alert(1)\">\
+                 <a href=\"javascript:alert(2)\">click</a><iframe src=\"https://evil.example.com/\"></iframe>\
+                 <style>.evil-marker{color:red}</style></p>",
+            )],
+        )),
+    );
+    http.route("/beta.xml", Route::feed(rss("Beta", &[])));
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let msgs = smtp.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(msgs.len(), 1);
+    let raw = msgs[0].data_str();
+    let decoded = crate::support::app::decode_mail_bodies(&raw);
+    assert!(decoded.contains("Storm warning for Lisbon"), "{decoded}");
+    for bad in ["<script", "alert(", "onerror", "onclick", "pixel.gif", "tracker.example.com", "javascript:", "<iframe", "evil.example.com", "evil-marker"] {
+        assert!(!decoded.to_lowercase().contains(bad), "email contains {bad}:\n{decoded}");
+    }
+}
+
+#[test]
+fn one_failing_feed_never_stops_the_others() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    http.route("/broken.xml", Route::html("<html><body><h1>403 Forbidden</h1></body></html>"));
+    let smtp = SmtpServer::start().expect("smtp");
+    let extra = format!("\n[[feed]]\nname = \"Broken Wire\"\nurl = \"{}\"\n", http.url("/broken.xml"));
+    let app = App::new(&config(&http, smtp.port(), &extra));
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Broken Wire"), "{}", r.stdout);
+    let json = app.json_digests();
+    assert_eq!(titles(&json[0]).len(), 3);
+    let health = json[0]["feed_health"].as_array().expect("feed_health");
+    let broken = health.iter().find(|h| h["feed"] == "Broken Wire").expect("broken feed in health");
+    assert_eq!(broken["status"], "error");
+    assert!(broken["error"].as_str().is_some_and(|e| e.contains("Broken Wire") || e.contains("broken.xml")), "{broken}");
+    let feeds = app.run(&["feeds"]);
+    assert!(feeds.stdout.lines().any(|l| l.starts_with("Broken Wire") && l.contains("error")), "{}", feeds.stdout);
+}
+
+#[test]
+fn broken_config_names_its_line_and_exits_with_the_config_code() {
+    let app = App::new("state_dir = \"{dir}/state\"\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/a\"\ninteval = \"1h\"\n");
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(r.stderr.contains("config.toml:7:"), "{}", r.stderr);
+    assert!(r.stderr.contains("interval"), "suggestion missing: {}", r.stderr);
+}
+
+#[test]
+fn email_is_multipart_alternative_with_exactly_text_and_html() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    assert_eq!(app.run(&["once"]).code, 0);
+    let msgs = smtp.wait_for_messages(1, Duration::from_secs(5));
+    let raw = msgs[0].data_str();
+    let lower = raw.to_ascii_lowercase();
+    for h in ["\r\ndate: ", "\r\nmessage-id: ", "\r\nfrom: ", "\r\nto: ", "\r\nsubject: "] {
+        assert!(lower.contains(h) || lower.starts_with(&h[2..]), "missing header {h}");
+    }
+    assert!(lower.contains("content-type: multipart/alternative"), "{raw}");
+    assert_eq!(lower.matches("content-type: text/plain").count(), 1);
+    assert_eq!(lower.matches("content-type: text/html").count(), 1);
+    assert!(!lower.contains("content-disposition: attachment"));
+    assert_eq!(msgs[0].rcpt_to, vec!["reader@example.org".to_string()]);
+}

@@ -1,0 +1,464 @@
+//! Integration tests of the `ner` module: tokeniser offsets, linking (aliases, demonyms, partial
+//! names, honorifics), the embedded model on headlines, CoNLL dev F1 and GUM alias accuracy
+//! (the last two skip when `../shared` is absent).
+
+use std::path::PathBuf;
+
+use digestif::model::EntityKind;
+use digestif::ner::link::{RawMention, link};
+use digestif::ner::tokenize::{Token, split_sentences, tokenize};
+use digestif::ner::{self, Tagger, gazetteer::Gazetteer};
+
+/// `../shared/data` (or `$DIGESTIF_SHARED/data`) when present; prints a skip message otherwise.
+fn shared_data(what: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
+    if p.is_dir() {
+        return Some(p);
+    }
+    let env = std::env::var_os("DIGESTIF_SHARED").map(|e| PathBuf::from(e).join("data"));
+    if let Some(env) = env
+        && env.is_dir()
+    {
+        return Some(env);
+    }
+    eprintln!("skipping {what}: ../shared/data is absent");
+    None
+}
+
+fn toks(s: &str) -> Vec<(&str, usize, usize)> {
+    tokenize(s)
+        .iter()
+        .map(|t| (t.text(s), t.start, t.end))
+        .collect()
+}
+
+#[test]
+fn tokeniser_keeps_names_and_gives_byte_offsets() {
+    let s = "The U.S. envoy met Kim Jong Un, al-Assad and McDonald's chief.";
+    assert_eq!(
+        toks(s),
+        [
+            ("The", 0, 3),
+            ("U.S.", 4, 8),
+            ("envoy", 9, 14),
+            ("met", 15, 18),
+            ("Kim", 19, 22),
+            ("Jong", 23, 27),
+            ("Un", 28, 30),
+            (",", 30, 31),
+            ("al-Assad", 32, 40),
+            ("and", 41, 44),
+            ("McDonald's", 45, 55),
+            ("chief", 56, 61),
+            (".", 61, 62),
+        ]
+    );
+}
+
+#[test]
+fn tokeniser_splits_possessives_quotes_dashes_and_keeps_numbers() {
+    let s = "“Germany’s army” — it said — cost $1,250.75 in 2019-2020 (3.5%); Putin's aide";
+    let got: Vec<&str> = toks(s).into_iter().map(|t| t.0).collect();
+    assert_eq!(
+        got,
+        [
+            "“",
+            "Germany",
+            "’s",
+            "army",
+            "”",
+            "—",
+            "it",
+            "said",
+            "—",
+            "cost",
+            "$",
+            "1,250.75",
+            "in",
+            "2019-2020",
+            "(",
+            "3.5",
+            "%",
+            ")",
+            ";",
+            "Putin",
+            "'s",
+            "aide"
+        ]
+    );
+    // offsets are byte offsets into the UTF-8 text
+    for (t, a, b) in toks(s) {
+        assert_eq!(&s[a..b], t);
+    }
+}
+
+#[test]
+fn sentence_splitter_handles_abbreviations_and_newlines() {
+    let s = "Mr. Smith flew to the U.S. on Monday. He met Dr. Jones!\nHeadline Here\n“It works.” She left.";
+    let t = tokenize(s);
+    let firsts: Vec<&str> = split_sentences(s, &t)
+        .iter()
+        .map(|r| t[r.start].text(s))
+        .collect();
+    assert_eq!(firsts, ["Mr.", "He", "Headline", "“", "She"]);
+}
+
+/// Links hand-made mentions `(surface, kind)` placed one per line; returns canonical names.
+fn link_forms(forms: &[(&str, EntityKind)]) -> Vec<(String, EntityKind)> {
+    let mut text = String::new();
+    let mut raw = Vec::new();
+    for (f, kind) in forms {
+        let start = text.len();
+        text.push_str(f);
+        let tokens: Vec<Token> = tokenize(f)
+            .into_iter()
+            .map(|t| Token {
+                start: t.start + start,
+                end: t.end + start,
+            })
+            .collect();
+        raw.push(RawMention {
+            tokens,
+            kind: *kind,
+        });
+        text.push_str(" said.\n");
+    }
+    let (mentions, _) = link(&text, &raw, 0, Gazetteer::global());
+    mentions.into_iter().map(|m| (m.name, m.kind)).collect()
+}
+
+#[test]
+fn linking_partial_names_and_honorifics() {
+    use EntityKind::*;
+    let got = link_forms(&[
+        ("Vladimir Putin", Person),
+        ("Putin", Person),
+        ("President Putin", Person),
+        ("Michael Steele", Person),
+        ("Mr. Steele", Person),
+        ("Choe Son Hui", Person),
+        ("Choe", Person),
+    ]);
+    let names: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Vladimir Putin",
+            "Vladimir Putin",
+            "Vladimir Putin",
+            "Michael Steele",
+            "Michael Steele",
+            "Choe Son Hui",
+            "Choe Son Hui"
+        ]
+    );
+}
+
+#[test]
+fn linking_aliases_and_demonyms() {
+    use EntityKind::*;
+    let got = link_forms(&[
+        ("U.S.", Location),
+        ("US", Location),
+        ("America", Location),
+        ("United States of America", Location),
+        ("DPRK", Location),
+        ("Democratic People's Republic of Korea", Location),
+        ("North Korean", Misc),
+        ("North Koreans", Misc),
+        ("Argentinian", Misc),
+        ("Scottish", Misc),
+    ]);
+    let want = [
+        "United States",
+        "United States",
+        "United States",
+        "United States",
+        "North Korea",
+        "North Korea",
+        "North Korea",
+        "North Korea",
+        "Argentina",
+        "Scotland",
+    ];
+    for ((name, kind), w) in got.iter().zip(want) {
+        assert_eq!(name, w);
+        assert_eq!(*kind, Location, "{name} links as a location");
+    }
+}
+
+#[test]
+fn alias_lookup_with_split_possessive_inside_name() {
+    // regression: "People's" is tokenised as "People" + "'s"; the alias key must still match
+    let got = link_forms(&[(
+        "Democratic People's Republic of Korea",
+        EntityKind::Location,
+    )]);
+    assert_eq!(got[0].0, "North Korea");
+}
+
+#[test]
+fn title_stripping_keeps_a_capitalised_name() {
+    // regression: "Governor of Virginia" used to become "of Virginia"
+    let got = link_forms(&[
+        ("Governor of Virginia", EntityKind::Person),
+        ("US President Barack Obama", EntityKind::Person),
+    ]);
+    assert_eq!(got[0].0, "Governor of Virginia");
+    assert_eq!(got[1].0, "Barack Obama");
+}
+
+#[test]
+fn canonical_name_resolves_follow_aliases() {
+    assert_eq!(
+        ner::canonical_name("US"),
+        Some(("United States".to_string(), EntityKind::Location))
+    );
+    assert_eq!(
+        ner::canonical_name("u.s."),
+        Some(("United States".to_string(), EntityKind::Location))
+    );
+    assert_eq!(
+        ner::canonical_name("DPRK"),
+        Some(("North Korea".to_string(), EntityKind::Location))
+    );
+    assert_eq!(
+        ner::canonical_name("NATO").map(|c| c.1),
+        Some(EntityKind::Organization)
+    );
+    assert_eq!(ner::canonical_name("Qwertyuiop Zxcv"), None);
+}
+
+#[test]
+fn model_loads_and_tags_article_end_to_end() {
+    let t0 = std::time::Instant::now();
+    let tagger = Tagger::global();
+    eprintln!("model load: {:?}", t0.elapsed());
+    assert!(!std::ptr::eq(tagger, std::ptr::null()));
+    let title = "Putin Warns NATO Over New Missile Deployments In Europe";
+    let text = "Russian President Vladimir Putin said on Tuesday that Moscow would respond to any \
+                deployment of U.S. missiles in Germany. Germany's defence minister said the \
+                United States of America had not decided. Putin spoke to reporters in the Kremlin, \
+                while North Korean troops were reported near the border. NATO declined to comment.";
+    let ents = ner::tag_article(title, text);
+    let find = |n: &str| ents.iter().find(|e| e.name == n);
+    let putin = find("Vladimir Putin").expect("Vladimir Putin found");
+    assert_eq!(putin.kind, EntityKind::Person);
+    assert!(
+        putin.in_title,
+        "title mention 'Putin' links to Vladimir Putin"
+    );
+    assert!(putin.mentions >= 3);
+    assert_eq!(putin.first_offset, 0);
+    let us = find("United States").expect("U.S. and United States of America link together");
+    assert_eq!(us.kind, EntityKind::Location);
+    assert_eq!(us.mentions, 2);
+    assert_eq!(
+        find("Germany").map(|e| e.mentions),
+        Some(2),
+        "Germany's links to Germany"
+    );
+    assert_eq!(
+        find("North Korea").map(|e| e.kind),
+        Some(EntityKind::Location)
+    );
+    assert!(find("Russia").is_some(), "Russian → Russia");
+    let full = format!("{title}\n\n{text}");
+    for e in &ents {
+        assert!(e.first_offset < full.len());
+        assert!((0.0..=1.0).contains(&e.salience));
+    }
+    assert_eq!(ents[0].name, "Vladimir Putin", "most salient entity first");
+}
+
+#[test]
+fn title_case_headline_is_tagged() {
+    let (mentions, _) =
+        ner::tag_text("Germany And France Agree New Budget Rules At Summit In Berlin");
+    let kinds: Vec<(&str, EntityKind)> =
+        mentions.iter().map(|m| (m.text.as_str(), m.kind)).collect();
+    for loc in ["Germany", "France", "Berlin"] {
+        assert!(
+            kinds.contains(&(loc, EntityKind::Location)),
+            "{loc}: {kinds:?}"
+        );
+    }
+    assert!(
+        !kinds
+            .iter()
+            .any(|(t, _)| t.contains("Agree") || t.contains("Budget") || t.contains("Summit")),
+        "{kinds:?}"
+    );
+    // unknown names in a Title Case headline are resolved with the article body
+    let ents = ner::tag_article(
+        "Germany And France Agree New Budget Rules As Merkel Meets Macron In Berlin",
+        "German Chancellor Angela Merkel and French President Emmanuel Macron agreed on Tuesday to \
+         new budget rules for the euro zone, officials said after talks in Berlin.",
+    );
+    for (name, kind) in [
+        ("Angela Merkel", EntityKind::Person),
+        ("Emmanuel Macron", EntityKind::Person),
+        ("Germany", EntityKind::Location),
+        ("France", EntityKind::Location),
+        ("Berlin", EntityKind::Location),
+    ] {
+        let e = ents
+            .iter()
+            .find(|e| e.name == name)
+            .unwrap_or_else(|| panic!("{name} in {ents:?}"));
+        assert_eq!(e.kind, kind);
+        assert!(e.in_title, "{name} is in the title");
+        assert_eq!(e.mentions, 2, "{name}: title + body mention");
+    }
+}
+
+#[test]
+fn model_round_trips_through_bytes() {
+    let bytes =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/ner.bin")).expect("model file");
+    assert!(bytes.len() < 20_000_000, "model under 20 MB");
+    assert!(Tagger::from_bytes(&bytes).is_ok());
+    assert!(
+        Tagger::from_bytes(&bytes[..bytes.len() / 2]).is_err(),
+        "truncated model is rejected"
+    );
+    assert!(Tagger::from_bytes(b"not a model").is_err());
+}
+
+#[test]
+fn conll_dev_f1_at_least_0_90() {
+    let Some(d) = shared_data("CoNLL dev eval") else {
+        return;
+    };
+    let rep = ner::eval::eval_conll(&d.join("conll2003/dev.txt")).expect("eval");
+    let text = rep.to_string();
+    eprintln!("{text}");
+    let last = text.lines().last().expect("report lines");
+    assert!(last.starts_with("overall P 0."), "{last}");
+    let (_, _, f1) = rep.overall();
+    assert!(f1 >= 0.90, "dev F1 {f1}");
+}
+
+#[test]
+fn eval_reads_iob1_files() {
+    // IOB1: I- starts an entity unless it follows the same type; B- only between adjacent ones.
+    let dir = std::env::temp_dir().join(format!("digestif-ner-iob1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let p = dir.join("iob1.txt");
+    std::fs::write(
+        &p,
+        "-DOCSTART- -X- O O\n\nGermany NNP I-NP I-LOC\nand CC O O\nFrance NNP I-NP I-LOC\nagreed VBD O O\n. . O O\n",
+    )
+    .expect("write");
+    let docs = ner::train::read_conll(&p).expect("read");
+    assert_eq!(docs.len(), 1);
+    assert_eq!(
+        docs[0].labels(),
+        [5, 0, 5, 0, 0],
+        "I-LOC at entity start becomes B-LOC"
+    );
+    let rep = ner::eval::eval_conll(&p).expect("eval");
+    assert_eq!(rep.counts[2][2], 2, "two gold locations");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn gum_alias_accuracy_above_floor() {
+    let Some(d) = shared_data("GUM alias eval") else {
+        return;
+    };
+    let rep = ner::eval::eval_aliases(&d.join("gum/aliases.tsv")).expect("eval");
+    eprintln!("{rep}");
+    assert!(rep.distinct > 400);
+    // measured 0.62 (see notes/ner.md); floor leaves a small margin
+    assert!(rep.accuracy() >= 0.58, "alias accuracy {}", rep.accuracy());
+}
+
+#[test]
+fn non_local_counts_do_not_underflow_for_lowercase_entity() {
+    // regression: a lower-case token labelled as an entity by stage 1 ("us" as LOC) was not
+    // counted but was subtracted, overflowing in debug builds
+    use digestif::ner::features::{Lexicon, non_local, prepare};
+    let toks = ["US", "and", "us", "agreed"];
+    let p = prepare(
+        &toks,
+        &[0..4],
+        false,
+        Gazetteer::global(),
+        &Lexicon::default(),
+    );
+    let nl = non_local(&p, &[5, 0, 5, 0]);
+    assert_eq!(nl.len(), 4);
+}
+
+#[test]
+fn tagged_text_links_partial_names_end_to_end() {
+    let (mentions, ents) = ner::tag_text(
+        "Choe Son Hui met Michael Steele in Hanoi. Later Choe said Mr. Steele was wrong.",
+    );
+    let names: Vec<(&str, &str)> = mentions
+        .iter()
+        .map(|m| (m.text.as_str(), m.name.as_str()))
+        .collect();
+    assert!(names.contains(&("Choe", "Choe Son Hui")), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|(t, n)| t.ends_with("Steele") && *n == "Michael Steele"),
+        "{names:?}"
+    );
+    let steele = ents
+        .iter()
+        .find(|e| e.name == "Michael Steele")
+        .expect("Steele entity");
+    assert_eq!(steele.mentions, 2);
+    for m in &mentions {
+        let full =
+            "Choe Son Hui met Michael Steele in Hanoi. Later Choe said Mr. Steele was wrong.";
+        assert_eq!(
+            &full[m.start..m.end],
+            m.text,
+            "mention offsets index the text"
+        );
+    }
+}
+
+#[test]
+fn odd_input_does_not_panic_and_offsets_stay_on_char_boundaries() {
+    let inputs = [
+        "",
+        " ",
+        "'",
+        "’s",
+        "...",
+        "U.",
+        "A.B",
+        "e.g. U.S",
+        "Ünïcödé Çafé's naïve façade — “quoted” ‘single’",
+        "北京 is in 中国. Москва! Zürich’s Mayor",
+        "'s's's",
+        "--U.S.--",
+        "Mr.",
+        "x.y.z.",
+        "émoji 🎉 Party In Paris 🎉",
+        "A\u{301}ngel Di\u{301}az met NATO",
+    ];
+    for s in inputs {
+        let (mentions, _) = ner::tag_text(s);
+        for m in &mentions {
+            assert!(
+                s.is_char_boundary(m.start) && s.is_char_boundary(m.end),
+                "{s:?}"
+            );
+            assert_eq!(&s[m.start..m.end], m.text);
+        }
+        let ents = ner::tag_article(s, s);
+        let full = format!("{s}\n\n{s}");
+        for e in ents {
+            assert!(full.is_char_boundary(e.first_offset));
+        }
+        for t in tokenize(s) {
+            assert!(t.start < t.end && s.is_char_boundary(t.start) && s.is_char_boundary(t.end));
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! Integration tests of story grouping: no chaining through a common entity, determinism,
+//! near-duplicate collapse, ranking, summaries, continuity across days, following, trending, and
+//! the evaluation floors on the dev sets in ../shared.
+
+use std::collections::{BTreeSet, HashMap};
+
+use digestif::model::EntityKind::{Location as L, Misc as M, Organization as O, Person as P};
+use digestif::stories::{
+    Background, GroupOptions, PreviousStory, Section, Story, article_terms, continuation, follows,
+    group, signature, trending,
+};
+
+use crate::support::stories_fixtures::{DAY, HOUR, Owned, T0, art, ent, shared_dir, view};
+
+/// Three unrelated Russia stories, three outlets each, plus a bridge article that mentions two of
+/// them. Returns the articles and the gold story of each (bridge = 3).
+fn russia_window() -> (Vec<Owned>, Vec<usize>) {
+    let russia = |t| ent("Russia", L, t);
+    let v = vec![
+        // 0: doping
+        art(
+            "Russia banned from Olympics over state doping programme",
+            "The International Olympic Committee banned Russia from the Winter Olympics after investigators found a state-run doping programme.",
+            "Reuters",
+            T0,
+            vec![
+                russia(true),
+                ent("International Olympic Committee", O, false),
+                ent("Winter Olympics", M, false),
+            ],
+        ),
+        art(
+            "IOC bars Russian team from Winter Olympics for doping",
+            "Russian athletes will compete under a neutral flag after the IOC found systematic doping at the Sochi games.",
+            "BBC",
+            T0 + HOUR,
+            vec![
+                russia(true),
+                ent("International Olympic Committee", O, true),
+                ent("Winter Olympics", M, true),
+                ent("Sochi", L, false),
+            ],
+        ),
+        art(
+            "Olympic doping scandal: Russia excluded, athletes may compete as neutrals",
+            "The doping scandal that began in Sochi ends with Russia excluded from the Winter Olympics.",
+            "Guardian",
+            T0 + 2 * HOUR,
+            vec![
+                russia(true),
+                ent("Sochi", L, false),
+                ent("Winter Olympics", M, false),
+            ],
+        ),
+        // 1: gas
+        art(
+            "Russia cuts gas supplies to Ukraine as pipeline talks collapse",
+            "Gazprom halted gas deliveries to Ukraine on Monday after talks over pipeline transit fees broke down.",
+            "Reuters",
+            T0 + HOUR,
+            vec![
+                russia(true),
+                ent("Ukraine", L, true),
+                ent("Gazprom", O, false),
+            ],
+        ),
+        art(
+            "Gazprom halts gas deliveries to Ukraine in pipeline fee dispute",
+            "Europe fears shortages as Gazprom stops pumping gas through the Ukrainian pipeline network.",
+            "Financial Times",
+            T0 + 2 * HOUR,
+            vec![
+                ent("Gazprom", O, true),
+                ent("Ukraine", L, true),
+                ent("Europe", L, false),
+            ],
+        ),
+        art(
+            "Europe braces for shortages after Russia turns off Ukraine gas",
+            "Gas prices jumped after Russia's Gazprom cut supplies to Ukraine over unpaid pipeline fees.",
+            "BBC",
+            T0 + 3 * HOUR,
+            vec![
+                russia(true),
+                ent("Ukraine", L, true),
+                ent("Europe", L, true),
+                ent("Gazprom", O, false),
+            ],
+        ),
+        // 2: Syria air strikes
+        art(
+            "Russia launches air strikes on rebel-held Idlib",
+            "Russian warplanes struck rebel positions in Syria's Idlib province, monitors said.",
+            "AP",
+            T0 + 2 * HOUR,
+            vec![russia(true), ent("Idlib", L, true), ent("Syria", L, false)],
+        ),
+        art(
+            "Russian jets pound Idlib as Syrian offensive widens",
+            "Air strikes on Idlib killed at least twelve civilians as Syria's army advanced with Russian support.",
+            "Al Jazeera",
+            T0 + 3 * HOUR,
+            vec![russia(true), ent("Idlib", L, true), ent("Syria", L, true)],
+        ),
+        art(
+            "Syria: air strikes on Idlib kill civilians, monitors say",
+            "Monitors said Russian and Syrian warplanes carried out dozens of air strikes on Idlib.",
+            "Reuters",
+            T0 + 4 * HOUR,
+            vec![ent("Syria", L, true), ent("Idlib", L, true), russia(false)],
+        ),
+        // bridge
+        art(
+            "Russia week: Olympic doping ban and Ukraine gas cut-off",
+            "Russia faced an Olympic doping ban and a gas dispute with Ukraine in the same week.",
+            "Blog",
+            T0 + 5 * HOUR,
+            vec![
+                russia(true),
+                ent("Ukraine", L, true),
+                ent("Winter Olympics", M, false),
+                ent("Gazprom", O, false),
+            ],
+        ),
+    ];
+    let gold = vec![0, 0, 0, 1, 1, 1, 2, 2, 2, 3];
+    (v, gold)
+}
+
+fn partition(stories: &[Story]) -> BTreeSet<BTreeSet<usize>> {
+    stories
+        .iter()
+        .map(|s| s.members.iter().copied().collect())
+        .collect()
+}
+
+#[test]
+fn no_chaining_through_common_entity_with_bridge_article() {
+    let (owned, gold) = russia_window();
+    let articles = view(&owned);
+    let stories = group(&articles, &Background::new(), &GroupOptions::default());
+    for s in &stories {
+        let golds: BTreeSet<usize> = s
+            .members
+            .iter()
+            .map(|&m| gold[m])
+            .filter(|&g| g != 3)
+            .collect();
+        assert!(
+            golds.len() <= 1,
+            "story {:?} mixes gold stories {golds:?}",
+            s.members
+        );
+    }
+    // and each real story is found as one group
+    for g in 0..3 {
+        let holder: BTreeSet<usize> = (0..gold.len())
+            .filter(|&i| gold[i] == g)
+            .map(|i| stories.iter().position(|s| s.members.contains(&i)).unwrap())
+            .collect();
+        assert_eq!(holder.len(), 1, "gold story {g} split over {holder:?}");
+    }
+}
+
+#[test]
+fn shuffled_input_gives_the_same_stories() {
+    let (owned, _) = russia_window();
+    let articles = view(&owned);
+    let opts = GroupOptions::default();
+    let a = group(&articles, &Background::new(), &opts);
+    // a fixed permutation, ids kept
+    let mut shuffled = articles.clone();
+    shuffled.reverse();
+    shuffled.swap(1, 7);
+    shuffled.swap(2, 5);
+    let b = group(&shuffled, &Background::new(), &opts);
+    assert_eq!(a, b);
+    // renumbered ids: same partition after mapping back
+    let mut renumbered = shuffled.clone();
+    for (i, x) in renumbered.iter_mut().enumerate() {
+        x.id = 100 + i;
+    }
+    let c = group(&renumbered, &Background::new(), &opts);
+    let back: Vec<Story> = c
+        .into_iter()
+        .map(|mut s| {
+            for m in s.members.iter_mut() {
+                *m = shuffled[*m - 100].id;
+            }
+            s
+        })
+        .collect();
+    assert_eq!(partition(&a), partition(&back));
+}
+
+#[test]
+fn near_duplicate_copies_collapse_into_one_line_with_both_outlets() {
+    let wire = "A magnitude 6.1 earthquake struck off the coast of Hokkaido on Tuesday, the Japan Meteorological Agency said. No tsunami warning was issued.";
+    let e = || {
+        vec![
+            ent("Hokkaido", L, true),
+            ent("Japan Meteorological Agency", O, false),
+        ]
+    };
+    let owned = vec![
+        art(
+            "Strong earthquake strikes off Hokkaido, no tsunami warning",
+            wire,
+            "Yahoo News",
+            T0,
+            e(),
+        ),
+        art(
+            "Strong earthquake strikes off Hokkaido; no tsunami warning",
+            wire,
+            "ABC News",
+            T0 + 600,
+            e(),
+        ),
+        art(
+            "Hokkaido quake: trains halted, no damage reported",
+            "Bullet trains were halted briefly after the earthquake off Hokkaido, but officials reported no damage.",
+            "NHK",
+            T0 + HOUR,
+            e(),
+        ),
+    ];
+    let articles = view(&owned);
+    let stories = group(&articles, &Background::new(), &GroupOptions::default());
+    assert_eq!(stories.len(), 1, "{stories:?}");
+    let s = &stories[0];
+    assert_eq!(s.section, Section::Top);
+    assert_eq!(s.lines.len(), 2);
+    let copies = s
+        .lines
+        .iter()
+        .find(|l| l.len() == 2)
+        .expect("a line with both copies");
+    assert_eq!(
+        copies.iter().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from([0, 1])
+    );
+    for o in ["Yahoo News", "ABC News", "NHK"] {
+        assert!(
+            s.outlets.iter().any(|x| x == o),
+            "outlet {o} missing from {:?}",
+            s.outlets
+        );
+    }
+    assert_eq!(
+        s.outlets[0], "Yahoo News",
+        "outlets are in order of first publication"
+    );
+    assert!(s.shared_entities.iter().any(|(n, _)| n == "Hokkaido"));
+}
+
+#[test]
+fn summary_does_not_repeat_a_sentence_across_sources() {
+    let lead = "The European Central Bank left interest rates unchanged on Thursday.";
+    let e = || {
+        vec![
+            ent("European Central Bank", O, true),
+            ent("Christine Lagarde", P, false),
+        ]
+    };
+    let owned = vec![
+        art(
+            "ECB holds rates steady",
+            &format!("{lead} Lagarde said inflation was easing."),
+            "Reuters",
+            T0,
+            e(),
+        ),
+        art(
+            "ECB keeps rates on hold as inflation eases",
+            &format!("{lead} Markets had expected the move."),
+            "Bloomberg",
+            T0 + HOUR,
+            e(),
+        ),
+        art(
+            "ECB rate decision: no change",
+            &format!("{lead} The euro rose slightly."),
+            "CNBC",
+            T0 + 2 * HOUR,
+            e(),
+        ),
+    ];
+    let articles = view(&owned);
+    let stories = group(&articles, &Background::new(), &GroupOptions::default());
+    assert_eq!(stories.len(), 1, "{stories:?}");
+    let summary = &stories[0].summary;
+    assert_eq!(summary.matches(lead).count(), 1, "summary: {summary}");
+    assert!(stories[0].members.contains(&stories[0].headline));
+    assert_eq!(stories[0].members[0], stories[0].headline);
+}
+
+#[test]
+fn ranking_puts_multi_outlet_stories_first_and_groups_others_by_outlet() {
+    let (mut owned, _) = russia_window();
+    owned.truncate(6); // doping (3 outlets) and gas (3 outlets)
+    owned.push(art(
+        "Local council approves new cycle lanes",
+        "The council voted for lanes.",
+        "Zeta Gazette",
+        T0,
+        vec![],
+    ));
+    owned.push(art(
+        "Bakery wins national bread award",
+        "A small bakery won.",
+        "Alpha Herald",
+        T0 + HOUR,
+        vec![],
+    ));
+    owned.push(art(
+        "Alpha Herald launches podcast on gardening",
+        "A new podcast.",
+        "Alpha Herald",
+        T0 + 2 * HOUR,
+        vec![],
+    ));
+    let articles = view(&owned);
+    let stories = group(&articles, &Background::new(), &GroupOptions::default());
+    let sections: Vec<Section> = stories.iter().map(|s| s.section).collect();
+    let first_other = sections
+        .iter()
+        .position(|s| *s == Section::Other)
+        .expect("other headlines");
+    assert!(sections[..first_other].iter().all(|s| *s == Section::Top));
+    assert!(sections[first_other..].iter().all(|s| *s == Section::Other));
+    assert!(first_other >= 2);
+    for w in stories[..first_other].windows(2) {
+        assert!(w[0].outlets.len() >= w[1].outlets.len());
+        assert!(w[0].score >= w[1].score);
+    }
+    let other_outlets: Vec<&str> = stories[first_other..]
+        .iter()
+        .map(|s| s.outlets[0].as_str())
+        .collect();
+    assert_eq!(
+        other_outlets,
+        ["Alpha Herald", "Alpha Herald", "Zeta Gazette"]
+    );
+    // newest first within one outlet
+    assert_eq!(stories[first_other].members, vec![8]);
+}
+
+#[test]
+fn continuity_links_a_story_to_the_previous_day() {
+    let (owned, gold) = russia_window();
+    let articles = view(&owned);
+    let day1 = group(&articles, &Background::new(), &GroupOptions::default());
+    let previous: Vec<PreviousStory> = day1
+        .iter()
+        .filter(|s| s.members.len() >= 2)
+        .enumerate()
+        .map(|(i, s)| PreviousStory {
+            id: i as i64,
+            headline: owned[s.headline].title.clone(),
+            signature: signature(s, &articles),
+            first_seen: T0,
+            days: 1,
+        })
+        .collect();
+    let gas_prev = previous
+        .iter()
+        .position(|p| p.headline.contains("gas") || p.headline.contains("Gazprom"))
+        .expect("gas story on day 1");
+    assert!(gold.contains(&1));
+
+    let day2_owned = vec![
+        art(
+            "Ukraine gas crisis deepens as Gazprom keeps pipeline shut",
+            "Gazprom kept gas deliveries to Ukraine halted for a second day, and Europe's gas prices rose again.",
+            "Reuters",
+            T0 + DAY,
+            vec![
+                ent("Ukraine", L, true),
+                ent("Gazprom", O, true),
+                ent("Europe", L, false),
+                ent("Russia", L, false),
+            ],
+        ),
+        art(
+            "Gazprom and Ukraine trade blame as gas stays off",
+            "Talks on pipeline transit fees between Gazprom and Ukraine did not resume.",
+            "BBC",
+            T0 + DAY + HOUR,
+            vec![ent("Ukraine", L, true), ent("Gazprom", O, true)],
+        ),
+        art(
+            "Tornado season starts early in Oklahoma",
+            "Storm chasers reported three tornadoes in Oklahoma on Tuesday.",
+            "AP",
+            T0 + DAY,
+            vec![ent("Oklahoma", L, true)],
+        ),
+    ];
+    let day2_articles = view(&day2_owned);
+    let day2 = group(&day2_articles, &Background::new(), &GroupOptions::default());
+    let gas = day2.iter().find(|s| s.members.contains(&0)).unwrap();
+    assert_eq!(
+        continuation(&signature(gas, &day2_articles), &previous),
+        Some(gas_prev)
+    );
+    let tornado = day2.iter().find(|s| s.members.contains(&2)).unwrap();
+    assert_eq!(
+        continuation(&signature(tornado, &day2_articles), &previous),
+        None
+    );
+    assert_eq!(continuation(&[], &previous), None);
+}
+
+#[test]
+fn following_matches_through_aliases_and_surnames() {
+    let story_entities = vec![("Putin".to_string(), P), ("Russia".to_string(), L)];
+    let a1 = vec![ent("North Korea", L, true), ent("Vladimir Putin", P, false)];
+    let a2 = vec![ent("Pyongyang", L, false)];
+    let arts: Vec<&[digestif::model::Entity]> = vec![&a1, &a2];
+    let follow: Vec<String> = [
+        "DPRK",
+        "vladimir putin",
+        "Choe Son Hui",
+        "Kim Jong Un",
+        "Putin",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let got = follows(&story_entities, &arts, &follow);
+    assert_eq!(got, vec!["DPRK", "vladimir putin", "Putin"]);
+    // surname matching is for people only: "Korea" is not "North Korea"
+    let got = follows(&[], &arts, &["Korea".to_string()]);
+    assert!(got.is_empty());
+    // a person named by surname in the story matches a full followed name
+    let got = follows(
+        &[("Putin".to_string(), P)],
+        &[],
+        &["Vladimir Putin".to_string()],
+    );
+    assert_eq!(got, vec!["Vladimir Putin"]);
+}
+
+#[test]
+fn trending_returns_entities_above_their_usual_rate() {
+    let window = vec![
+        ("Choe Son Hui".to_string(), P, 12),
+        ("United States".to_string(), L, 40),
+        ("Vladimir Putin".to_string(), P, 30),
+        ("vladimir putin".to_string(), P, 5),
+        ("Rare Once".to_string(), M, 2),
+    ];
+    let mut history = HashMap::new();
+    history.insert("united states".to_string(), 42.0);
+    history.insert("vladimir putin".to_string(), 10.0);
+    history.insert("choe son hui".to_string(), 0.2);
+    let t = trending(&window, &history, 30.0, 5);
+    let names: Vec<&str> = t.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["Choe Son Hui", "Vladimir Putin"], "{t:?}");
+    assert_eq!(t[1].count, 35, "rows with the same folded name add up");
+    assert!(t[0].score > t[1].score);
+    assert!(t[0].expected < 1.0 && t[1].expected > 9.0);
+    assert_eq!(trending(&window, &history, 30.0, 1).len(), 1);
+    // without history, the pseudo-count keeps small counts from trending
+    let t = trending(&[("New Thing".to_string(), M, 2)], &HashMap::new(), 0.0, 5);
+    assert!(t.is_empty());
+}
+
+#[test]
+fn background_rarity_lowers_common_entities() {
+    // "United States" is everywhere in the background, so sharing it alone does not group
+    let mut bg = Background::new();
+    for _ in 0..500 {
+        bg.add_document(
+            ["united states".to_string()],
+            article_terms("United States government says", ""),
+        );
+    }
+    assert_eq!(bg.docs(), 500);
+    let restored = Background::from_counts(bg.docs(), bg.counts());
+    assert_eq!(restored.df("e:united states"), 500);
+    let us = || ent("United States", L, true);
+    let owned = vec![
+        art("United States tariffs on steel", "", "A", T0, vec![us()]),
+        art("United States measles outbreak", "", "B", T0, vec![us()]),
+        art(
+            "United States women win hockey gold",
+            "",
+            "C",
+            T0,
+            vec![us()],
+        ),
+    ];
+    let articles = view(&owned);
+    let stories = group(&articles, &restored, &GroupOptions::default());
+    assert_eq!(stories.len(), 3, "{stories:?}");
+}
+
+#[test]
+fn empty_window_gives_no_stories() {
+    assert!(group(&[], &Background::new(), &GroupOptions::default()).is_empty());
+}
+
+#[test]
+fn eval_uci_dev_reaches_floor() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("skipping eval_uci_dev_reaches_floor: ../shared is absent");
+        return;
+    };
+    let r = digestif::stories::eval::eval_uci(&shared.join("data/clusters/uci-headlines-dev.csv"))
+        .unwrap();
+    println!("{r}");
+    assert!(r.f1 >= 0.80, "{r}");
+    assert!(
+        r.to_string()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("BCubed P ")
+    );
+}
+
+#[test]
+fn eval_basil_dev_reaches_floor() {
+    let Some(shared) = shared_dir() else {
+        eprintln!("skipping eval_basil_dev_reaches_floor: ../shared is absent");
+        return;
+    };
+    let r =
+        digestif::stories::eval::eval_basil(&shared.join("data/clusters/basil-dev.jsonl")).unwrap();
+    println!("{r}");
+    assert!(r.f1 >= 0.98, "{r}");
+}
