@@ -2,7 +2,7 @@
 //! knows clap; it maps errors to exit codes: 0 success, 1 runtime failure, 2 usage, 78 config error.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -19,7 +19,11 @@ pub const EXIT_CONFIG: u8 = 78;
 pub const EXIT_FAILURE: u8 = 1;
 
 #[derive(Parser, Debug)]
-#[command(name = "digestif", version, about = "Turns the feeds you follow into one good daily digest")]
+#[command(
+    name = "digestif",
+    version,
+    about = "Turns the feeds you follow into one good daily digest"
+)]
 struct Cli {
     /// Configuration file.
     #[arg(long, short = 'c', global = true, env = "DIGESTIF_CONFIG")]
@@ -202,7 +206,9 @@ fn init_logging(level: &str) {
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let journald = if std::env::var_os("JOURNAL_STREAM").is_some() {
-        tracing_journald::layer().ok().map(|l| l.with_syslog_identifier("digestif".into()))
+        tracing_journald::layer()
+            .ok()
+            .map(|l| l.with_syslog_identifier("digestif".into()))
     } else {
         None
     };
@@ -225,7 +231,9 @@ fn init_logging(level: &str) {
 }
 
 fn config_path(cli: &Cli) -> PathBuf {
-    cli.config.clone().unwrap_or_else(config::default_config_path)
+    cli.config
+        .clone()
+        .unwrap_or_else(config::default_config_path)
 }
 
 fn load(cli: &Cli) -> Result<Settings, Failure> {
@@ -257,9 +265,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             init_logging(&level);
             return eval(e).map_err(Failure::from);
         }
-        Command::Train(TrainCommand::Ner { train, dev, out, epochs }) => {
+        Command::Train(TrainCommand::Ner {
+            train,
+            dev,
+            out,
+            epochs,
+        }) => {
             init_logging("info");
-            let mut opts = crate::ner::train::TrainOptions::new(train.clone(), dev.clone(), out.clone());
+            let mut opts =
+                crate::ner::train::TrainOptions::new(train.clone(), dev.clone(), out.clone());
             if let Some(e) = epochs {
                 opts.epochs = *e;
             }
@@ -269,14 +283,17 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::BuildGazetteers { from, out } => {
             init_logging("info");
-            let report = crate::ner::train::build_gazetteers(from, out).context("building gazetteers failed")?;
+            let report = crate::ner::train::build_gazetteers(from, out)
+                .context("building gazetteers failed")?;
             println!("{report}");
             return Ok(0);
         }
         Command::ImportOpml { file } => {
             init_logging(&level);
-            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let feeds = crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let feeds =
+                crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
             print!("{}", crate::opml::to_toml(&feeds));
             eprintln!("imported {} feeds from {}", feeds.len(), file.display());
             return Ok(0);
@@ -285,7 +302,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     }
     let path = config_path(&cli);
     let settings = load(&cli)?;
-    let level = cli.log_level.clone().unwrap_or_else(|| settings.log_level.clone());
+    let level = cli
+        .log_level
+        .clone()
+        .unwrap_or_else(|| settings.log_level.clone());
     init_logging(&level);
     let interactive = std::io::stderr().is_terminal() && !under_systemd();
     match cli.command {
@@ -304,7 +324,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     "  digest {}: {} feeds, next at {}",
                     d.name,
                     d.feeds.len(),
-                    next.map(|t| t.to_zoned(settings.timezone.clone()).to_string()).unwrap_or_else(|| "never".into())
+                    next.map(|t| t.to_zoned(settings.timezone.clone()).to_string())
+                        .unwrap_or_else(|| "never".into())
                 );
             }
             Ok(0)
@@ -324,7 +345,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Run => {
             let rt = runtime()?;
-            rt.block_on(crate::daemon::run(path, settings)).context("daemon failed")?;
+            rt.block_on(crate::daemon::run(path, settings))
+                .context("daemon failed")?;
             Ok(0)
         }
         Command::Fetch => {
@@ -350,7 +372,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 }
                 let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
                 print_delivery(&delivered);
-                Ok::<_, anyhow::Error>(if delivered.failed.is_empty() { 0 } else { EXIT_FAILURE })
+                Ok::<_, anyhow::Error>(if delivered.failed.is_empty() {
+                    0
+                } else {
+                    EXIT_FAILURE
+                })
             })
             .map_err(Failure::from)
         }
@@ -360,7 +386,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 let ctx = Context::new(settings)?;
                 let names: Vec<String> = match &args.name {
                     Some(n) => vec![pipeline::digest_by_name(&ctx.settings, n)?.name.clone()],
-                    None => ctx.settings.digests.iter().map(|d| d.name.clone()).collect(),
+                    None => ctx
+                        .settings
+                        .digests
+                        .iter()
+                        .map(|d| d.name.clone())
+                        .collect(),
                 };
                 for n in &names {
                     let d = pipeline::digest_by_name(&ctx.settings, n)?.clone();
@@ -384,14 +415,21 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 if args.stdout.is_none() {
                     print_delivery(&delivered);
                 }
-                Ok(if delivered.failed.is_empty() { 0 } else { EXIT_FAILURE })
+                Ok(if delivered.failed.is_empty() {
+                    0
+                } else {
+                    EXIT_FAILURE
+                })
             })
             .map_err(Failure::from)
         }
         Command::Feeds => {
             let ctx = Context::new(settings)?;
             let states = ctx.with_store(|s| s.feed_states())?;
-            println!("{:<28} {:<7} {:>5} {:>6} {:<25} ERROR / URL", "FEED", "STATUS", "FAILS", "ITEMS", "LAST SUCCESS");
+            println!(
+                "{:<28} {:<7} {:>5} {:>6} {:<25} ERROR / URL",
+                "FEED", "STATUS", "FAILS", "ITEMS", "LAST SUCCESS"
+            );
             for f in &ctx.settings.feeds {
                 let st = states.iter().find(|s| s.name == f.name);
                 let (status, fails, items, last, err) = match st {
@@ -408,16 +446,30 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                         },
                         s.consecutive_failures,
                         s.items_seen,
-                        s.last_success.map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string()).unwrap_or_else(|| "-".into()),
+                        s.last_success
+                            .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+                            .unwrap_or_else(|| "-".into()),
                         s.last_error.clone().unwrap_or_default(),
                     ),
                 };
                 let tail = if err.is_empty() { f.url.clone() } else { err };
-                println!("{:<28} {:<7} {:>5} {:>6} {:<25} {}", truncate(&f.name, 28), status, fails, items, last, tail);
+                println!(
+                    "{:<28} {:<7} {:>5} {:>6} {:<25} {}",
+                    truncate(&f.name, 28),
+                    status,
+                    fails,
+                    items,
+                    last,
+                    tail
+                );
             }
             Ok(0)
         }
-        Command::Tag { .. } | Command::Eval(_) | Command::Train(_) | Command::BuildGazetteers { .. } | Command::ImportOpml { .. } => Ok(0),
+        Command::Tag { .. }
+        | Command::Eval(_)
+        | Command::Train(_)
+        | Command::BuildGazetteers { .. }
+        | Command::ImportOpml { .. } => Ok(0),
     }
 }
 
@@ -438,7 +490,10 @@ fn print_fetch(reports: &[pipeline::FeedReport]) {
         match &r.status {
             FeedStatus::Fetched { entries, new } => {
                 new_total += new;
-                println!("fetched  {:<28} {entries:>4} entries, {new:>4} new", truncate(&r.feed, 28));
+                println!(
+                    "fetched  {:<28} {entries:>4} entries, {new:>4} new",
+                    truncate(&r.feed, 28)
+                );
             }
             FeedStatus::NotModified => println!("304      {}", r.feed),
             FeedStatus::Skipped => println!("skipped  {} (not due)", r.feed),
@@ -448,7 +503,10 @@ fn print_fetch(reports: &[pipeline::FeedReport]) {
             }
         }
     }
-    println!("{} feeds, {new_total} new articles, {failed} failed", reports.len());
+    println!(
+        "{} feeds, {new_total} new articles, {failed} failed",
+        reports.len()
+    );
 }
 
 fn print_build(out: &pipeline::BuildOutcome) {
@@ -491,7 +549,9 @@ fn print_delivery(r: &pipeline::DeliveryReport) {
 
 fn tag(json: bool) -> anyhow::Result<u8> {
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read standard input")?;
     let (mentions, entities) = crate::ner::tag_text(&text);
     if json {
         let out = serde_json::json!({
@@ -502,7 +562,10 @@ fn tag(json: bool) -> anyhow::Result<u8> {
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{:<32} {:<13} {:>8} {:>6} {:>8}", "ENTITY", "KIND", "MENTIONS", "FIRST", "SALIENCE");
+        println!(
+            "{:<32} {:<13} {:>8} {:>6} {:>8}",
+            "ENTITY", "KIND", "MENTIONS", "FIRST", "SALIENCE"
+        );
         for e in &entities {
             println!(
                 "{:<32} {:<13} {:>8} {:>6} {:>8.3}",
@@ -520,7 +583,8 @@ fn tag(json: bool) -> anyhow::Result<u8> {
 fn eval(cmd: &EvalCommand) -> anyhow::Result<u8> {
     match cmd {
         EvalCommand::Ner { conll } => {
-            let report = crate::ner::eval::eval_conll(conll).with_context(|| format!("evaluating {}", conll.display()))?;
+            let report = crate::ner::eval::eval_conll(conll)
+                .with_context(|| format!("evaluating {}", conll.display()))?;
             println!("{report}");
         }
         EvalCommand::Stories { format, file } => {
@@ -532,17 +596,10 @@ fn eval(cmd: &EvalCommand) -> anyhow::Result<u8> {
             println!("{report}");
         }
         EvalCommand::Aliases { file } => {
-            let report = crate::ner::eval::eval_aliases(file).with_context(|| format!("evaluating {}", file.display()))?;
+            let report = crate::ner::eval::eval_aliases(file)
+                .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{report}");
         }
     }
     Ok(0)
 }
-
-/// For tests: whether a path looks like a config error exit.
-pub fn is_config_exit(code: i32) -> bool {
-    code == EXIT_CONFIG as i32
-}
-
-#[allow(dead_code)]
-fn _assert_path(_: &Path) {}

@@ -38,7 +38,12 @@ fn next_digest_times(settings: &Settings, after: Timestamp) -> HashMap<String, T
     settings
         .digests
         .iter()
-        .filter_map(|d| Some((d.name.clone(), d.schedule.next_after(after, &settings.timezone)?)))
+        .filter_map(|d| {
+            Some((
+                d.name.clone(),
+                d.schedule.next_after(after, &settings.timezone)?,
+            ))
+        })
         .collect()
 }
 
@@ -48,8 +53,14 @@ async fn catch_up(ctx: &Context, now: Timestamp) -> Result<(), DaemonError> {
     let settings = ctx.settings.clone();
     for d in &settings.digests {
         let last = ctx.with_store(|s| s.last_build(&d.name))?.map(|(t, _)| t);
-        let since_start = last.or_else(|| ctx.with_store(|s| s.feed_states()).ok().and_then(|f| f.iter().filter_map(|s| s.last_fetch).min()));
-        if let Some(missed) = crate::schedule::missed_run(&d.schedule, &settings.timezone, since_start, now, d.grace) {
+        let since_start = last.or_else(|| {
+            ctx.with_store(|s| s.feed_states())
+                .ok()
+                .and_then(|f| f.iter().filter_map(|s| s.last_fetch).min())
+        });
+        if let Some(missed) =
+            crate::schedule::missed_run(&d.schedule, &settings.timezone, since_start, now, d.grace)
+        {
             tracing::info!(digest = %d.name, scheduled = %missed, "catching up a digest missed while down");
             pipeline::fetch_all(ctx, false, false).await?;
             pipeline::build_digest(ctx, d, Timestamp::now(), false)?;
@@ -66,7 +77,10 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<(), DaemonE
 
     let mut ctx = Context::new(settings)?;
     let mut watchdog = watchdog_interval().map(tokio::time::interval);
-    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("started")]);
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("started"),
+    ]);
     tracing::info!(config = %config_path.display(), feeds = ctx.settings.feeds.len(), digests = ctx.settings.digests.len(), "digestif running");
 
     let mut next_digest = next_digest_times(&ctx.settings, Timestamp::now());
@@ -98,11 +112,15 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<(), DaemonE
         first = false;
         let now = Timestamp::now();
         let sleep = if wake > now {
-            Duration::try_from(wake.duration_since(now)).unwrap_or(MAX_SLEEP).min(MAX_SLEEP)
+            Duration::try_from(wake.duration_since(now))
+                .unwrap_or(MAX_SLEEP)
+                .min(MAX_SLEEP)
         } else {
             Duration::from_millis(10)
         };
-        notify(&[sd_notify::NotifyState::Status(&format!("next wake-up at {wake}"))]);
+        notify(&[sd_notify::NotifyState::Status(&format!(
+            "next wake-up at {wake}"
+        ))]);
         let sleeper = tokio::time::sleep(sleep);
         tokio::pin!(sleeper);
         loop {
@@ -127,7 +145,9 @@ fn shutdown() -> Result<(), DaemonError> {
 }
 
 fn watchdog_interval() -> Option<Duration> {
-    sd_notify::watchdog_enabled().filter(|d| !d.is_zero()).map(|d| d / 2)
+    sd_notify::watchdog_enabled()
+        .filter(|d| !d.is_zero())
+        .map(|d| d / 2)
 }
 
 /// Re-reads the configuration; an invalid one keeps the old settings and logs why.
@@ -153,12 +173,16 @@ fn reload(path: &Path, ctx: &mut Context, next_digest: &mut HashMap<String, Time
 }
 
 fn monotonic() -> sd_notify::NotifyState<'static> {
-    sd_notify::NotifyState::monotonic_usec_now().unwrap_or(sd_notify::NotifyState::Status("reloading"))
+    sd_notify::NotifyState::monotonic_usec_now()
+        .unwrap_or(sd_notify::NotifyState::Status("reloading"))
 }
 
 /// Does whatever is due now: fetches due feeds, builds due digests, delivers due deliveries.
 /// Returns when the next thing is due.
-async fn tick(ctx: &Context, next_digest: &mut HashMap<String, Timestamp>) -> Result<Timestamp, DaemonError> {
+async fn tick(
+    ctx: &Context,
+    next_digest: &mut HashMap<String, Timestamp>,
+) -> Result<Timestamp, DaemonError> {
     let now = Timestamp::now();
     // Feeds: fetch_all(force = false) fetches exactly those that are due.
     let reports = pipeline::fetch_all(ctx, false, false).await?;
@@ -169,7 +193,9 @@ async fn tick(ctx: &Context, next_digest: &mut HashMap<String, Timestamp>) -> Re
     }
     let settings = ctx.settings.clone();
     for d in &settings.digests {
-        let Some(&at) = next_digest.get(&d.name) else { continue };
+        let Some(&at) = next_digest.get(&d.name) else {
+            continue;
+        };
         if at <= now {
             pipeline::build_digest(ctx, d, Timestamp::now(), false)?;
             if let Some(n) = d.schedule.next_after(now, &settings.timezone) {

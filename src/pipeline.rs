@@ -57,9 +57,15 @@ impl Context {
     /// Opens the store, registers the configured feeds and builds the fetcher and renderer.
     pub fn new(settings: Settings) -> Result<Context> {
         let mut store = Store::open_in(&settings.state_dir)?;
-        store.sync_feeds(settings.feeds.iter().map(|f| (f.name.as_str(), f.url.as_str())))?;
+        store.sync_feeds(
+            settings
+                .feeds
+                .iter()
+                .map(|f| (f.name.as_str(), f.url.as_str())),
+        )?;
         let fetcher = Fetcher::new(fetch_options(&settings))?;
-        let renderer = Renderer::new(settings.template_dir.as_deref())?.with_time_zone(settings.timezone.clone());
+        let renderer = Renderer::new(settings.template_dir.as_deref())?
+            .with_time_zone(settings.timezone.clone());
         Ok(Context {
             settings: Arc::new(settings),
             store: Arc::new(Mutex::new(store)),
@@ -96,7 +102,10 @@ fn fetch_options(s: &Settings) -> fetch::FetchOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedStatus {
     /// Fetched and parsed: entries in the feed, articles new to the store.
-    Fetched { entries: usize, new: usize },
+    Fetched {
+        entries: usize,
+        new: usize,
+    },
     NotModified,
     /// Not due (interval or backoff) and not forced.
     Skipped,
@@ -132,8 +141,9 @@ pub fn feed_due_at(ctx: &Context, feed: &FeedSettings) -> Result<Timestamp> {
 }
 
 fn feed_seed(name: &str) -> u64 {
-    name.bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn add(t: Timestamp, d: Duration) -> Timestamp {
@@ -158,7 +168,9 @@ pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Res
     if !force && feed_due_at(ctx, feed)? > now {
         return Ok(report(FeedStatus::Skipped));
     }
-    let state = ctx.with_store(|s| s.feed_state(&feed.name))?.unwrap_or_default();
+    let state = ctx
+        .with_store(|s| s.feed_state(&feed.name))?
+        .unwrap_or_default();
     let password = match &feed.password {
         Some(secret) => match secret.resolve() {
             Ok(p) => Some(p),
@@ -191,9 +203,11 @@ pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Res
         }) => {
             let name = feed.name.clone();
             let url = feed.url.clone();
-            let parsed = tokio::task::spawn_blocking(move || parse_and_tag(&body, &name, &url, &final_url, now))
-                .await
-                .map_err(|e| PipelineError::Join(e.to_string()))?;
+            let parsed = tokio::task::spawn_blocking(move || {
+                parse_and_tag(&body, &name, &url, &final_url, now)
+            })
+            .await
+            .map_err(|e| PipelineError::Join(e.to_string()))?;
             match parsed {
                 Ok((entries, articles)) => {
                     let success = FetchSuccess {
@@ -209,7 +223,14 @@ pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Res
         }
         Err(e) => {
             let retry = e.retry_after();
-            fail(ctx, feed, e.to_string(), state.consecutive_failures, retry, now)
+            fail(
+                ctx,
+                feed,
+                e.to_string(),
+                state.consecutive_failures,
+                retry,
+                now,
+            )
         }
     }
 }
@@ -265,10 +286,18 @@ pub fn parse_and_tag(
 /// Fetches every enabled feed (or only those due, unless `force`), with bounded concurrency.
 /// One feed's failure never stops the others.
 pub async fn fetch_all(ctx: &Context, force: bool, progress: bool) -> Result<Vec<FeedReport>> {
-    let feeds: Vec<FeedSettings> = ctx.settings.feeds.iter().filter(|f| f.enabled).cloned().collect();
+    let feeds: Vec<FeedSettings> = ctx
+        .settings
+        .feeds
+        .iter()
+        .filter(|f| f.enabled)
+        .cloned()
+        .collect();
     let bar = progress.then(|| {
         let bar = indicatif::ProgressBar::new(feeds.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} fetching [{bar:30}] {pos}/{len} {msg}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} fetching [{bar:30}] {pos}/{len} {msg}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
@@ -316,14 +345,24 @@ pub struct BuildOutcome {
 
 /// The IDF background over recent stored articles.
 fn background(ctx: &Context, now: Timestamp) -> Result<Background> {
-    let (docs, df) = ctx.with_store(|s| s.entity_document_frequencies(sub(now, Duration::from_secs(30 * 86_400)), add(now, Duration::from_secs(86_400))))?;
+    let (docs, df) = ctx.with_store(|s| {
+        s.entity_document_frequencies(
+            sub(now, Duration::from_secs(30 * 86_400)),
+            add(now, Duration::from_secs(86_400)),
+        )
+    })?;
     Ok(Background::from_counts(docs, df))
 }
 
 /// Builds digest `d` at `now`: selects the articles first seen since its last build (first build:
 /// published within `window`), filters, groups and ranks them, and — unless `dry_run` — stores it in
 /// the outbox with its deliveries queued, atomically.
-pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: bool) -> Result<BuildOutcome> {
+pub fn build_digest(
+    ctx: &Context,
+    d: &DigestSettings,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<BuildOutcome> {
     let settings = &ctx.settings;
     let last = ctx.with_store(|s| s.last_build(&d.name))?;
     let upto = ctx.with_store(|s| s.max_cursor())?;
@@ -331,7 +370,15 @@ pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: 
         Some((built, _)) => built,
         None => sub(now, d.window),
     };
-    let mut cands = ctx.with_store(|s| s.candidates(&d.name, &d.feeds, last.map(|l| l.1), upto, sub(now, d.window)))?;
+    let mut cands = ctx.with_store(|s| {
+        s.candidates(
+            &d.name,
+            &d.feeds,
+            last.map(|l| l.1),
+            upto,
+            sub(now, d.window),
+        )
+    })?;
     cands.retain(|a| {
         let hay = format!("{}\n{}", a.article.title, a.article.text);
         (d.include.is_empty() || d.include.iter().any(|r| r.is_match(&hay)))
@@ -363,7 +410,8 @@ pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: 
     let groups = stories::group(&inputs, &bg, &GroupOptions::default());
 
     // continuity across digests
-    let previous_rows = ctx.with_store(|s| s.recent_stories(&d.name, sub(now, Duration::from_secs(7 * 86_400))))?;
+    let previous_rows =
+        ctx.with_store(|s| s.recent_stories(&d.name, sub(now, Duration::from_secs(7 * 86_400))))?;
     let previous: Vec<PreviousStory> = previous_rows
         .iter()
         .map(|p| PreviousStory {
@@ -394,35 +442,43 @@ pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: 
             first_seen: now,
             days: 1,
         };
-        if let Some(pi) = stories::continuation(&sig, &previous) {
-            if let Some(prev) = previous_rows.get(pi) {
-                if used_previous.insert(prev.id) {
-                    let last_day = prev.last_seen.to_zoned(tz.clone()).date();
-                    let days = if last_day < today { prev.days + 1 } else { prev.days };
-                    upsert.id = Some(prev.id);
-                    upsert.first_headline = prev.first_headline.clone();
-                    upsert.first_seen = prev.first_seen;
-                    upsert.days = days;
-                    developing = Some(Developing {
-                        day: days,
-                        first_headline: prev.first_headline.clone(),
-                        since: prev.first_seen,
-                    });
-                }
-            }
+        if let Some(pi) = stories::continuation(&sig, &previous)
+            && let Some(prev) = previous_rows.get(pi)
+            && used_previous.insert(prev.id)
+        {
+            let last_day = prev.last_seen.to_zoned(tz.clone()).date();
+            let days = if last_day < today {
+                prev.days + 1
+            } else {
+                prev.days
+            };
+            upsert.id = Some(prev.id);
+            upsert.first_headline = prev.first_headline.clone();
+            upsert.first_seen = prev.first_seen;
+            upsert.days = days;
+            developing = Some(Developing {
+                day: days,
+                first_headline: prev.first_headline.clone(),
+                since: prev.first_seen,
+            });
         }
         if g.section == Section::Top || upsert.id.is_some() {
             upserts.push(upsert);
         }
-        let article_entities: Vec<&[crate::model::Entity]> =
-            g.members.iter().filter_map(|&m| cands.get(m)).map(|a| a.article.entities.as_slice()).collect();
+        let article_entities: Vec<&[crate::model::Entity]> = g
+            .members
+            .iter()
+            .filter_map(|&m| cands.get(m))
+            .map(|a| a.article.entities.as_slice())
+            .collect();
         let following = stories::follows(&g.shared_entities, &article_entities, &d.follow);
-        let member_pos: HashMap<usize, usize> = g.members.iter().enumerate().map(|(p, &m)| (m, p)).collect();
+        let member_pos: HashMap<usize, usize> =
+            g.members.iter().enumerate().map(|(p, &m)| (m, p)).collect();
         let articles: Vec<ArticleOut> = g
             .members
             .iter()
             .filter_map(|&m| cands.get(m))
-            .map(|a| article_out(a))
+            .map(article_out)
             .collect();
         let lines: Vec<LineOut> = g
             .lines
@@ -443,7 +499,10 @@ pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: 
                     title: first.article.title.clone(),
                     url: first.article.url.clone(),
                     outlets,
-                    articles: line.iter().filter_map(|m| member_pos.get(m).copied()).collect(),
+                    articles: line
+                        .iter()
+                        .filter_map(|m| member_pos.get(m).copied())
+                        .collect(),
                 })
             })
             .collect();
@@ -493,7 +552,9 @@ pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: 
         feed_health,
         trending,
     };
-    digest.subject = ctx.renderer.subject(&digest, d.subject.as_deref(), &settings.timezone_name)?;
+    digest.subject =
+        ctx.renderer
+            .subject(&digest, d.subject.as_deref(), &settings.timezone_name)?;
 
     let article_count = cands.len();
     let empty = article_count == 0;
@@ -505,7 +566,8 @@ pub fn build_digest(ctx: &Context, d: &DigestSettings, now: Timestamp, dry_run: 
             article_count,
         });
     }
-    let json = serde_json::to_string_pretty(&digest).map_err(|source| PipelineError::DigestJson { id: 0, source })?;
+    let json = serde_json::to_string_pretty(&digest)
+        .map_err(|source| PipelineError::DigestJson { id: 0, source })?;
     let targets: Vec<String> = d
         .outputs
         .iter()
@@ -575,11 +637,18 @@ fn excerpt(text: &str, max: usize) -> String {
     format!("{head}…")
 }
 
-fn trending(ctx: &Context, cands: &[store::StoredArticle], window_start: Timestamp, now: Timestamp) -> Result<Vec<TrendOut>> {
+fn trending(
+    ctx: &Context,
+    cands: &[store::StoredArticle],
+    window_start: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<TrendOut>> {
     let mut window: BTreeMap<String, (String, EntityKind, u32)> = BTreeMap::new();
     for a in cands {
         for e in &a.article.entities {
-            let w = window.entry(fold_key(&e.name)).or_insert_with(|| (e.name.clone(), e.kind, 0));
+            let w = window
+                .entry(fold_key(&e.name))
+                .or_insert_with(|| (e.name.clone(), e.kind, 0));
             w.2 += 1;
         }
     }
@@ -588,15 +657,27 @@ fn trending(ctx: &Context, cands: &[store::StoredArticle], window_start: Timesta
     let hist = ctx.with_store(|s| s.entity_history(hist_from, window_start))?;
     let first_day = ctx.with_store(|s| s.first_article_day())?;
     let days = match first_day {
-        Some(f) if f > hist_from => ((window_start.as_second() - f.as_second()) as f64 / 86_400.0).clamp(0.0, history_days),
+        Some(f) if f > hist_from => {
+            ((window_start.as_second() - f.as_second()) as f64 / 86_400.0).clamp(0.0, history_days)
+        }
         Some(_) => history_days,
         None => 0.0,
     };
-    let window_days = ((now.as_second() - window_start.as_second()) as f64 / 86_400.0).max(1.0 / 24.0);
+    let window_days =
+        ((now.as_second() - window_start.as_second()) as f64 / 86_400.0).max(1.0 / 24.0);
     // Expected mentions over a window as long as this one.
     let per_window: HashMap<String, f64> = hist
         .into_iter()
-        .map(|(k, _, _, c)| (k, if days > 0.0 { c as f64 / days * window_days } else { 0.0 }))
+        .map(|(k, _, _, c)| {
+            (
+                k,
+                if days > 0.0 {
+                    c as f64 / days * window_days
+                } else {
+                    0.0
+                },
+            )
+        })
         .collect();
     let win: Vec<(String, EntityKind, u32)> = window.into_values().collect();
     let trends = stories::trending(&win, &per_window, days / window_days, 5);
@@ -620,7 +701,11 @@ fn feed_health(ctx: &Context, d: &DigestSettings) -> Result<Vec<FeedHealthOut>> 
             let failing = s.consecutive_failures > 0;
             FeedHealthOut {
                 feed: s.name,
-                status: if failing { OutFeedStatus::Error } else { OutFeedStatus::Ok },
+                status: if failing {
+                    OutFeedStatus::Error
+                } else {
+                    OutFeedStatus::Ok
+                },
                 error: if failing { s.last_error } else { None },
             }
         })
@@ -650,20 +735,26 @@ pub async fn deliver_pending(ctx: &Context, now: Timestamp, all: bool) -> Result
     let mut report = DeliveryReport::default();
     let mut cache: HashMap<i64, (store::StoredDigest, Digest)> = HashMap::new();
     for p in pending {
-        if !cache.contains_key(&p.digest_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(p.digest_id) {
             let Some(stored) = ctx.with_store(|s| s.digest(p.digest_id))? else {
                 continue;
             };
-            let digest: Digest = serde_json::from_str(&stored.json).map_err(|source| PipelineError::DigestJson {
-                id: stored.id,
-                source,
-            })?;
-            cache.insert(p.digest_id, (stored, digest));
+            let digest: Digest =
+                serde_json::from_str(&stored.json).map_err(|source| PipelineError::DigestJson {
+                    id: stored.id,
+                    source,
+                })?;
+            slot.insert((stored, digest));
         }
         let Some((stored, digest)) = cache.get(&p.digest_id) else {
             continue;
         };
-        let label = format!("digest {} #{} → {}", stored.name, stored.id, describe_target(&p.target));
+        let label = format!(
+            "digest {} #{} → {}",
+            stored.name,
+            stored.id,
+            describe_target(&p.target)
+        );
         ctx.with_store(|s| s.mark_sending(p.id))?;
         let result = deliver_one(ctx, stored, digest, &p.target).await;
         let now = Timestamp::now();
@@ -673,9 +764,16 @@ pub async fn deliver_pending(ctx: &Context, now: Timestamp, all: bool) -> Result
                 tracing::info!("delivered {label}: {detail}");
                 report.sent.push(label);
             }
-            Err(DeliveryFailure { message: e, transient }) => {
+            Err(DeliveryFailure {
+                message: e,
+                transient,
+            }) => {
                 // A permanent failure (bad address, 5xx) needs a fix by the user: retry only rarely.
-                let delay = if transient { delivery_backoff(p.attempts + 1) } else { delivery_backoff(u32::MAX) };
+                let delay = if transient {
+                    delivery_backoff(p.attempts + 1)
+                } else {
+                    delivery_backoff(u32::MAX)
+                };
                 let next = add(now, delay);
                 ctx.with_store(|s| s.mark_failed(p.id, &e, next))?;
                 tracing::warn!("delivery of {label} failed (retry at {next}): {e}");
@@ -702,7 +800,10 @@ struct DeliveryFailure {
 
 impl From<String> for DeliveryFailure {
     fn from(message: String) -> Self {
-        DeliveryFailure { message, transient: true }
+        DeliveryFailure {
+            message,
+            transient: true,
+        }
     }
 }
 
@@ -721,29 +822,48 @@ async fn deliver_one(
     digest: &Digest,
     target: &str,
 ) -> std::result::Result<String, DeliveryFailure> {
-    let target: Target = serde_json::from_str(target).map_err(|e| format!("unreadable target {target}: {e}"))?;
+    let target: Target =
+        serde_json::from_str(target).map_err(|e| format!("unreadable target {target}: {e}"))?;
     let settings = &ctx.settings;
     match target {
         Target::File { dir, formats } => {
             let mut outputs = Vec::new();
             for f in &formats {
                 let format: Format = f.parse().map_err(|e| format!("{e}"))?;
-                let body = ctx.renderer.render(digest, format).map_err(|e| e.to_string())?;
+                let body = ctx
+                    .renderer
+                    .render(digest, format)
+                    .map_err(|e| e.to_string())?;
                 outputs.push((format, body));
             }
-            let local = stored.built_at.to_zoned(settings.timezone.clone()).datetime();
+            let local = stored
+                .built_at
+                .to_zoned(settings.timezone.clone())
+                .datetime();
             let dir2 = dir.clone();
             let name = stored.name.clone();
-            let paths = tokio::task::spawn_blocking(move || deliver::write_files(&dir2, &name, local, &outputs))
-                .await
-                .map_err(|e| e.to_string())??;
-            Ok(paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
+            let paths = tokio::task::spawn_blocking(move || {
+                deliver::write_files(&dir2, &name, local, &outputs)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            Ok(paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "))
         }
         Target::Email { to } => {
             let content = EmailContent {
                 subject: digest.subject.clone(),
-                text: ctx.renderer.render(digest, Format::Txt).map_err(|e| e.to_string())?,
-                html: ctx.renderer.render(digest, Format::Html).map_err(|e| e.to_string())?,
+                text: ctx
+                    .renderer
+                    .render(digest, Format::Txt)
+                    .map_err(|e| e.to_string())?,
+                html: ctx
+                    .renderer
+                    .render(digest, Format::Html)
+                    .map_err(|e| e.to_string())?,
                 message_id: message_id(stored, &to),
                 date: stored.built_at,
             };
@@ -772,7 +892,9 @@ async fn deliver_one(
                 deliver::send_sendmail(&sm.command, &sm.from, &to, &content).await?;
                 Ok(format!("sent by {}", sm.command.display()))
             } else {
-                Err("no [smtp] or [sendmail] transport configured".to_string().into())
+                Err("no [smtp] or [sendmail] transport configured"
+                    .to_string()
+                    .into())
             }
         }
     }
@@ -790,7 +912,13 @@ fn message_id(stored: &store::StoredDigest, to: &[String]) -> String {
         h.update([0]);
     }
     let hash = hex::encode(&h.finalize()[..12]);
-    format!("<digestif.{}.{}.{hash}@digestif.invalid>", stored.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"), stored.id)
+    format!(
+        "<digestif.{}.{}.{hash}@digestif.invalid>",
+        stored
+            .name
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+        stored.id
+    )
 }
 
 /// Builds every configured digest now and delivers everything pending (the `once` verb's tail).

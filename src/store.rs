@@ -292,15 +292,23 @@ impl Store {
 
     /// Makes sure a row exists for each configured feed (keeps state of feeds whose URL is unchanged;
     /// resets HTTP validators when the URL changed).
-    pub fn sync_feeds<'a>(&mut self, feeds: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<()> {
+    pub fn sync_feeds<'a>(
+        &mut self,
+        feeds: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         for (name, url) in feeds {
             let old: Option<String> = tx
-                .query_row("SELECT url FROM feeds WHERE name = ?1", [name], |r| r.get(0))
+                .query_row("SELECT url FROM feeds WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             match old {
                 None => {
-                    tx.execute("INSERT INTO feeds(name, url) VALUES (?1, ?2)", params![name, url])?;
+                    tx.execute(
+                        "INSERT INTO feeds(name, url) VALUES (?1, ?2)",
+                        params![name, url],
+                    )?;
                 }
                 Some(u) if u != url => {
                     tx.execute(
@@ -403,9 +411,16 @@ impl Store {
         Ok(new)
     }
 
-    fn insert_article(tx: &Transaction<'_>, feed: &str, a: &Article, now: Timestamp) -> Result<bool> {
+    fn insert_article(
+        tx: &Transaction<'_>,
+        feed: &str,
+        a: &Article,
+        now: Timestamp,
+    ) -> Result<bool> {
         let existing: Option<i64> = tx
-            .query_row("SELECT id FROM articles WHERE key = ?1", [&a.key], |r| r.get(0))
+            .query_row("SELECT id FROM articles WHERE key = ?1", [&a.key], |r| {
+                r.get(0)
+            })
             .optional()?;
         // A second copy of the same entry under another key (same feed, same title, same text) is the
         // same article: some feeds rotate tracking ids in their links.
@@ -422,10 +437,11 @@ impl Store {
         let (id, is_new) = match existing {
             Some(id) => (id, false),
             None => {
-                let entities = serde_json::to_string(&a.entities).map_err(|source| StoreError::Json {
-                    what: "article entities",
-                    source,
-                })?;
+                let entities =
+                    serde_json::to_string(&a.entities).map_err(|source| StoreError::Json {
+                        what: "article entities",
+                        source,
+                    })?;
                 tx.execute(
                     "INSERT INTO articles(key, feed, url, guid, title, text, html, author, published,
                                           first_seen, language, entities)
@@ -474,7 +490,9 @@ impl Store {
 
     /// Number of stored articles.
     pub fn article_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM articles", [], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM articles", [], |r| r.get(0))?)
     }
 
     // ---------------------------------------------------------------- digest selection
@@ -495,7 +513,9 @@ impl Store {
     pub fn max_cursor(&self) -> Result<i64> {
         Ok(self
             .conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM article_feeds", [], |r| r.get(0))?)
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM article_feeds", [], |r| {
+                r.get(0)
+            })?)
     }
 
     /// Candidate articles for digest `name`: seen in one of `feeds` after `after_cursor` (up to
@@ -527,7 +547,13 @@ impl Store {
             ORDER BY a.published DESC, a.id";
         let mut st = self.conn.prepare(sql)?;
         let rows = st.query_map(
-            params![feed_list, after_cursor, upto_cursor, since.as_second(), name],
+            params![
+                feed_list,
+                after_cursor,
+                upto_cursor,
+                since.as_second(),
+                name
+            ],
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -552,12 +578,13 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, first_seen, entities, mut article) = row?;
-            article.entities = serde_json::from_str::<Vec<Entity>>(&entities).map_err(|source| {
-                StoreError::Json {
-                    what: "article entities",
-                    source,
-                }
-            })?;
+            article.entities =
+                serde_json::from_str::<Vec<Entity>>(&entities).map_err(|source| {
+                    StoreError::Json {
+                        what: "article entities",
+                        source,
+                    }
+                })?;
             out.push(StoredArticle {
                 id,
                 first_seen: ts(first_seen),
@@ -599,7 +626,11 @@ impl Store {
 
     /// Mentions per entity (articles mentioning it) per day in `[from_day, to_day)`, summed: the
     /// history for trending. Returns `(key, name, kind, articles)`.
-    pub fn entity_history(&self, from: Timestamp, to: Timestamp) -> Result<Vec<(String, String, EntityKind, u64)>> {
+    pub fn entity_history(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(String, String, EntityKind, u64)>> {
         let mut st = self.conn.prepare(
             "SELECT key, MIN(name), MIN(kind), COUNT(*) FROM article_entities
              WHERE day >= ?1 AND day < ?2 GROUP BY key ORDER BY key",
@@ -615,16 +646,21 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (k, n, kind, c) = row?;
-            out.push((k, n, EntityKind::parse(&kind).unwrap_or(EntityKind::Misc), c));
+            out.push((
+                k,
+                n,
+                EntityKind::parse(&kind).unwrap_or(EntityKind::Misc),
+                c,
+            ));
         }
         Ok(out)
     }
 
     /// The first day for which any article is stored.
     pub fn first_article_day(&self) -> Result<Option<Timestamp>> {
-        let v: Option<i64> = self
-            .conn
-            .query_row("SELECT MIN(day) FROM article_entities", [], |r| r.get(0))?;
+        let v: Option<i64> =
+            self.conn
+                .query_row("SELECT MIN(day) FROM article_entities", [], |r| r.get(0))?;
         Ok(v.map(|d| ts(d * 86_400)))
     }
 
@@ -703,10 +739,11 @@ impl Store {
                 st.execute(params![id, t, d.built_at.as_second()])?;
             }
             for s in d.stories {
-                let sig = serde_json::to_string(&s.signature).map_err(|source| StoreError::Json {
-                    what: "story signature",
-                    source,
-                })?;
+                let sig =
+                    serde_json::to_string(&s.signature).map_err(|source| StoreError::Json {
+                        what: "story signature",
+                        source,
+                    })?;
                 match s.id {
                     Some(sid) => {
                         tx.execute(
@@ -765,10 +802,15 @@ impl Store {
     /// Number of digests built, per name or all.
     pub fn digest_count(&self, name: Option<&str>) -> Result<u64> {
         Ok(match name {
-            Some(n) => self
+            Some(n) => {
+                self.conn
+                    .query_row("SELECT COUNT(*) FROM digests WHERE name = ?1", [n], |r| {
+                        r.get(0)
+                    })?
+            }
+            None => self
                 .conn
-                .query_row("SELECT COUNT(*) FROM digests WHERE name = ?1", [n], |r| r.get(0))?,
-            None => self.conn.query_row("SELECT COUNT(*) FROM digests", [], |r| r.get(0))?,
+                .query_row("SELECT COUNT(*) FROM digests", [], |r| r.get(0))?,
         })
     }
 
@@ -884,14 +926,29 @@ mod tests {
     fn article_seen_in_two_feeds_is_stored_once_and_linked_to_both() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open_in(dir.path()).unwrap();
-        s.sync_feeds([("a", "http://a"), ("b", "http://b")]).unwrap();
+        s.sync_feeds([("a", "http://a"), ("b", "http://b")])
+            .unwrap();
         let now = ts(1_700_000_000);
         let ok = FetchSuccess::default();
-        assert_eq!(s.ingest("a", &[article("u1", "One", 1_699_999_000)], &ok, now).unwrap(), 1);
-        assert_eq!(s.ingest("b", &[article("u1", "One", 1_699_999_000)], &ok, now).unwrap(), 0);
+        assert_eq!(
+            s.ingest("a", &[article("u1", "One", 1_699_999_000)], &ok, now)
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            s.ingest("b", &[article("u1", "One", 1_699_999_000)], &ok, now)
+                .unwrap(),
+            0
+        );
         assert_eq!(s.article_count().unwrap(), 1);
         let c = s
-            .candidates("d", &["a".into(), "b".into()], None, s.max_cursor().unwrap(), ts(0))
+            .candidates(
+                "d",
+                &["a".into(), "b".into()],
+                None,
+                s.max_cursor().unwrap(),
+                ts(0),
+            )
             .unwrap();
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].feeds, vec!["a".to_string(), "b".to_string()]);
@@ -904,8 +961,13 @@ mod tests {
         let mut s = Store::open_in(dir.path()).unwrap();
         s.sync_feeds([("a", "http://a")]).unwrap();
         let now = ts(1_700_000_000);
-        s.ingest("a", &[article("u1", "One", 1_699_999_000)], &FetchSuccess::default(), now)
-            .unwrap();
+        s.ingest(
+            "a",
+            &[article("u1", "One", 1_699_999_000)],
+            &FetchSuccess::default(),
+            now,
+        )
+        .unwrap();
         let cur = s.max_cursor().unwrap();
         let c = s.candidates("d", &["a".into()], None, cur, ts(0)).unwrap();
         let ids: Vec<i64> = c.iter().map(|a| a.id).collect();
@@ -924,7 +986,11 @@ mod tests {
             })
             .unwrap();
         // Even a first-build style query (no cursor) excludes it now.
-        assert!(s.candidates("d", &["a".into()], None, cur, ts(0)).unwrap().is_empty());
+        assert!(
+            s.candidates("d", &["a".into()], None, cur, ts(0))
+                .unwrap()
+                .is_empty()
+        );
         let p = s.pending_deliveries(None).unwrap();
         assert_eq!(p.len(), 1);
         s.mark_sending(p[0].id).unwrap();

@@ -419,6 +419,15 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         let ck = &mut cls[keep];
         ck.members.extend_from_slice(&cg.members);
         ck.sum = add_into(&ck.sum, &cg.sum);
+        if ck.sum.len() > opts.max_centroid_features {
+            // keep the heaviest features: the tail (words of one or two reports) barely moves a
+            // cosine but makes every similarity with this cluster slower
+            let k = opts.max_centroid_features;
+            ck.sum
+                .select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            ck.sum.truncate(k);
+            ck.sum.sort_unstable_by_key(|x| x.0);
+        }
         ck.norm = norm(&ck.sum);
         ck.t0 = ck.t0.min(cg.t0);
         ck.t1 = ck.t1.max(cg.t1);

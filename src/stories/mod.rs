@@ -11,6 +11,9 @@
 //! article's nearest neighbours; clusters are then agglomerated by the cosine of their centroids
 //! (group-average similarity) times a publication-time factor, so a story only absorbs what is
 //! similar to the story as a whole and unrelated stories do not chain through a shared entity.
+//! Two guards back this up: multi-report clusters merge only if the merge survives leaving out any
+//! single report (a bridge article cannot glue two stories), and a final cohesion test splits off
+//! members that do not resemble the rest of their story.
 
 mod cluster;
 mod continuity;
@@ -19,7 +22,8 @@ mod features;
 mod present;
 
 pub use continuity::{
-    PreviousStory, Trend, continuation, continuation_with, follows, signature, trending,
+    CONTINUATION_THRESHOLD, PreviousStory, TREND_MIN_COUNT, TREND_MIN_SCORE, Trend, continuation,
+    continuation_with, follows, signature, trending,
 };
 pub use features::{Background, article_terms, lead, terms};
 
@@ -70,6 +74,8 @@ pub struct GroupOptions {
     /// anything and only lengthen the vector, so long texts (many such features) would otherwise
     /// get much lower cosines than headlines; 0 drops them, 1 keeps the plain cosine.
     pub unshared_weight: f32,
+    /// Cluster centroids keep at most this many (heaviest) features.
+    pub max_centroid_features: usize,
     /// Weight of a term in the title (before IDF).
     pub title_term_weight: f32,
     /// Weight of a term in the lead (added to the title weight when in both).
@@ -94,11 +100,12 @@ impl Default for GroupOptions {
             time_scale_secs: 2.0 * 86_400.0,
             cohesion: 0.5,
             robust_merge: 0.75,
-            neighbours: 12,
+            neighbours: 8,
             min_edge: 0.05,
             max_postings: 500,
-            probe_features: 12,
+            probe_features: 8,
             unshared_weight: 0.5,
+            max_centroid_features: 256,
             title_term_weight: 1.0,
             lead_term_weight: 0.5,
             title_entity_weight: 1.0,

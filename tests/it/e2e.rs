@@ -52,8 +52,16 @@ fn serve_initial(http: &TestServer) {
         Route::feed(rss(
             "Alpha",
             &[
-                ("a1", "Germany and France agree on new energy pact in Berlin", "<p>Chancellor Friedrich Merz and President Emmanuel Macron met in Berlin.</p>"),
-                ("a2", "Floods hit northern Italy", "<p>Heavy rain flooded towns near Milan.</p>"),
+                (
+                    "a1",
+                    "Germany and France agree on new energy pact in Berlin",
+                    "<p>Chancellor Friedrich Merz and President Emmanuel Macron met in Berlin.</p>",
+                ),
+                (
+                    "a2",
+                    "Floods hit northern Italy",
+                    "<p>Heavy rain flooded towns near Milan.</p>",
+                ),
             ],
         ))
         .etag("\"alpha-v1\""),
@@ -62,7 +70,11 @@ fn serve_initial(http: &TestServer) {
         "/beta.xml",
         Route::feed(rss(
             "Beta",
-            &[("b1", "Merz and Macron sign energy pact", "<p>Germany and France signed an energy agreement in Berlin on Friday.</p>")],
+            &[(
+                "b1",
+                "Merz and Macron sign energy pact",
+                "<p>Germany and France signed an energy agreement in Berlin on Friday.</p>",
+            )],
         )),
     );
 }
@@ -99,10 +111,17 @@ fn two_runs_in_a_row_send_one_digest() {
     let t = titles(&json[0]);
     assert_eq!(t.len(), 3, "{t:?}");
     for ext in ["html", "txt"] {
-        let f = app.outputs().into_iter().find(|p| p.extension().is_some_and(|e| e == ext)).expect("rendering");
+        let f = app
+            .outputs()
+            .into_iter()
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .expect("rendering");
         let body = std::fs::read_to_string(f).expect("read");
         for title in &t {
-            assert!(body.contains(title.as_str()) || body.contains(&title.replace('&', "&amp;")), "{ext} lacks {title}");
+            assert!(
+                body.contains(title.as_str()) || body.contains(&title.replace('&', "&amp;")),
+                "{ext} lacks {title}"
+            );
         }
     }
 }
@@ -119,8 +138,16 @@ fn a_new_item_yields_a_digest_holding_only_it() {
         Route::feed(rss(
             "Beta",
             &[
-                ("b2", "Volcano erupts in Iceland", "<p>An eruption near Grindavik forced evacuations.</p>"),
-                ("b1", "Merz and Macron sign energy pact", "<p>Germany and France signed an energy agreement in Berlin on Friday.</p>"),
+                (
+                    "b2",
+                    "Volcano erupts in Iceland",
+                    "<p>An eruption near Grindavik forced evacuations.</p>",
+                ),
+                (
+                    "b1",
+                    "Merz and Macron sign energy pact",
+                    "<p>Germany and France signed an energy agreement in Berlin on Friday.</p>",
+                ),
             ],
         )),
     );
@@ -134,7 +161,10 @@ fn a_new_item_yields_a_digest_holding_only_it() {
         .iter()
         .find(|d| titles(d).iter().any(|t| t.contains("Volcano")))
         .expect("a digest with the new item");
-    assert_eq!(titles(second), vec!["Volcano erupts in Iceland".to_string()]);
+    assert_eq!(
+        titles(second),
+        vec!["Volcano erupts in Iceland".to_string()]
+    );
 }
 
 #[test]
@@ -146,7 +176,11 @@ fn smtp_down_then_up_delivers_the_pending_digest_exactly_once() {
     let r = app.run(&["once"]);
     assert_ne!(r.code, 0, "a failed delivery makes `once` fail");
     assert!(r.stdout.contains("FAILED delivery"), "{}", r.stdout);
-    assert_eq!(app.json_digests().len(), 1, "the file output still went out");
+    assert_eq!(
+        app.json_digests().len(),
+        1,
+        "the file output still went out"
+    );
     smtp.up().expect("smtp up");
     let r = app.run(&["once"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -156,7 +190,10 @@ fn smtp_down_then_up_delivers_the_pending_digest_exactly_once() {
     assert_eq!(msgs.len(), 1, "the pending digest is delivered once");
     // It is the stored digest, not a rebuilt one: it holds the original three articles.
     let body = msgs[0].data_str();
-    assert!(body.contains("Floods hit northern Italy") || body.contains("Floods=20hit"), "{body}");
+    assert!(
+        body.contains("Floods hit northern Italy") || body.contains("Floods=20hit"),
+        "{body}"
+    );
     assert_eq!(app.json_digests().len(), 1, "no second digest was built");
 }
 
@@ -187,8 +224,22 @@ fn hostile_feed_markup_never_reaches_the_email() {
     let raw = msgs[0].data_str();
     let decoded = crate::support::app::decode_mail_bodies(&raw);
     assert!(decoded.contains("Storm warning for Lisbon"), "{decoded}");
-    for bad in ["<script", "alert(", "onerror", "onclick", "pixel.gif", "tracker.example.com", "javascript:", "<iframe", "evil.example.com", "evil-marker"] {
-        assert!(!decoded.to_lowercase().contains(bad), "email contains {bad}:\n{decoded}");
+    for bad in [
+        "<script",
+        "alert(",
+        "onerror",
+        "onclick",
+        "pixel.gif",
+        "tracker.example.com",
+        "javascript:",
+        "<iframe",
+        "evil.example.com",
+        "evil-marker",
+    ] {
+        assert!(
+            !decoded.to_lowercase().contains(bad),
+            "email contains {bad}:\n{decoded}"
+        );
     }
 }
 
@@ -196,9 +247,15 @@ fn hostile_feed_markup_never_reaches_the_email() {
 fn one_failing_feed_never_stops_the_others() {
     let http = TestServer::start();
     serve_initial(&http);
-    http.route("/broken.xml", Route::html("<html><body><h1>403 Forbidden</h1></body></html>"));
+    http.route(
+        "/broken.xml",
+        Route::html("<html><body><h1>403 Forbidden</h1></body></html>"),
+    );
     let smtp = SmtpServer::start().expect("smtp");
-    let extra = format!("\n[[feed]]\nname = \"Broken Wire\"\nurl = \"{}\"\n", http.url("/broken.xml"));
+    let extra = format!(
+        "\n[[feed]]\nname = \"Broken Wire\"\nurl = \"{}\"\n",
+        http.url("/broken.xml")
+    );
     let app = App::new(&config(&http, smtp.port(), &extra));
     let r = app.run(&["once"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -206,20 +263,41 @@ fn one_failing_feed_never_stops_the_others() {
     let json = app.json_digests();
     assert_eq!(titles(&json[0]).len(), 3);
     let health = json[0]["feed_health"].as_array().expect("feed_health");
-    let broken = health.iter().find(|h| h["feed"] == "Broken Wire").expect("broken feed in health");
+    let broken = health
+        .iter()
+        .find(|h| h["feed"] == "Broken Wire")
+        .expect("broken feed in health");
     assert_eq!(broken["status"], "error");
-    assert!(broken["error"].as_str().is_some_and(|e| e.contains("Broken Wire") || e.contains("broken.xml")), "{broken}");
+    assert!(
+        broken["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Broken Wire") || e.contains("broken.xml")),
+        "{broken}"
+    );
     let feeds = app.run(&["feeds"]);
-    assert!(feeds.stdout.lines().any(|l| l.starts_with("Broken Wire") && l.contains("error")), "{}", feeds.stdout);
+    assert!(
+        feeds
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("Broken Wire") && l.contains("error")),
+        "{}",
+        feeds.stdout
+    );
 }
 
 #[test]
 fn broken_config_names_its_line_and_exits_with_the_config_code() {
-    let app = App::new("state_dir = \"{dir}/state\"\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/a\"\ninteval = \"1h\"\n");
+    let app = App::new(
+        "state_dir = \"{dir}/state\"\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/a\"\ninteval = \"1h\"\n",
+    );
     let r = app.run(&["check-config"]);
     assert_eq!(r.code, 78, "{}", r.stderr);
     assert!(r.stderr.contains("config.toml:7:"), "{}", r.stderr);
-    assert!(r.stderr.contains("interval"), "suggestion missing: {}", r.stderr);
+    assert!(
+        r.stderr.contains("interval"),
+        "suggestion missing: {}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -232,12 +310,102 @@ fn email_is_multipart_alternative_with_exactly_text_and_html() {
     let msgs = smtp.wait_for_messages(1, Duration::from_secs(5));
     let raw = msgs[0].data_str();
     let lower = raw.to_ascii_lowercase();
-    for h in ["\r\ndate: ", "\r\nmessage-id: ", "\r\nfrom: ", "\r\nto: ", "\r\nsubject: "] {
-        assert!(lower.contains(h) || lower.starts_with(&h[2..]), "missing header {h}");
+    for h in [
+        "\r\ndate: ",
+        "\r\nmessage-id: ",
+        "\r\nfrom: ",
+        "\r\nto: ",
+        "\r\nsubject: ",
+    ] {
+        assert!(
+            lower.contains(h) || lower.starts_with(&h[2..]),
+            "missing header {h}"
+        );
     }
-    assert!(lower.contains("content-type: multipart/alternative"), "{raw}");
+    assert!(
+        lower.contains("content-type: multipart/alternative"),
+        "{raw}"
+    );
     assert_eq!(lower.matches("content-type: text/plain").count(), 1);
     assert_eq!(lower.matches("content-type: text/html").count(), 1);
     assert!(!lower.contains("content-disposition: attachment"));
     assert_eq!(msgs[0].rcpt_to, vec!["reader@example.org".to_string()]);
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{sig} {pid}");
+}
+
+#[test]
+fn daemon_keeps_old_config_on_bad_reload_and_stops_cleanly_on_sigterm() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    let stderr_path = app.path().join("daemon.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("log file");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .arg("--config")
+        .arg(app.config_path())
+        .arg("--log-level")
+        .arg("info")
+        .arg("run")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("INVOCATION_ID")
+        .stderr(stderr)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start daemon");
+    // On start it fetches every feed that is due (all of them: never fetched).
+    assert!(
+        wait_until(Duration::from_secs(20), || http.hits("/alpha.xml") >= 1
+            && http.hits("/beta.xml") >= 1),
+        "daemon did not fetch"
+    );
+    // A broken config on SIGHUP is logged and the old one kept.
+    app.write_config("this is = = not toml");
+    signal(child.id(), "HUP");
+    let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(
+        wait_until(Duration::from_secs(10), || log()
+            .contains("keeping the old one")),
+        "no reload message: {}",
+        log()
+    );
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "daemon died on a bad reload"
+    );
+    // SIGTERM: clean exit well within 10 s.
+    let start = std::time::Instant::now();
+    signal(child.id(), "TERM");
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("try_wait") {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("daemon did not stop within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}: {}", log());
+    assert!(log().contains("shutting down"), "{}", log());
 }

@@ -98,7 +98,8 @@ pub fn rss(title: &str, items: &[(&str, &str, &str)]) -> String {
     );
     for (i, (guid, t, d)) in items.iter().enumerate() {
         let published = now - jiff::SignedDuration::from_mins(10 * (i as i64 + 1));
-        let date = jiff::fmt::rfc2822::to_string(&published.to_zoned(jiff::tz::TimeZone::UTC)).unwrap_or_default();
+        let date = jiff::fmt::rfc2822::to_string(&published.to_zoned(jiff::tz::TimeZone::UTC))
+            .unwrap_or_default();
         s.push_str(&format!(
             "<item><guid isPermaLink=\"false\">{guid}</guid><title>{t}</title>\
              <link>http://example.org/{guid}</link><pubDate>{date}</pubDate>\
@@ -163,16 +164,18 @@ fn decode_qp(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'=' {
-            if i + 2 < b.len() + 0 && b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') {
+            // soft line break
+            if b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n') {
                 i += 3;
                 continue;
             }
-            if let (Some(h), Some(l)) = (b.get(i + 1), b.get(i + 2)) {
-                if let Ok(v) = u8::from_str_radix(&format!("{}{}", *h as char, *l as char), 16) {
-                    bytes.push(v);
-                    i += 3;
-                    continue;
-                }
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                bytes.push(v);
+                i += 3;
+                continue;
             }
         }
         bytes.push(b[i]);
