@@ -343,15 +343,29 @@ pub struct BuildOutcome {
     pub article_count: usize,
 }
 
-/// The IDF background over recent stored articles.
-fn background(ctx: &Context, now: Timestamp) -> Result<Background> {
-    let (docs, df) = ctx.with_store(|s| {
-        s.entity_document_frequencies(
-            sub(now, Duration::from_secs(30 * 86_400)),
-            add(now, Duration::from_secs(86_400)),
-        )
-    })?;
-    Ok(Background::from_counts(docs, df))
+/// Days of stored articles before the window that form the rarity background.
+const BACKGROUND_DAYS: u64 = 7;
+/// At most this many background articles are read (newest first).
+const BACKGROUND_LIMIT: usize = 20_000;
+
+/// The IDF background: entities and terms of the articles published in the week before the window.
+fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
+    let from = sub(window_start, Duration::from_secs(BACKGROUND_DAYS * 86_400));
+    let articles =
+        ctx.with_store(|s| s.articles_published_between(from, window_start, BACKGROUND_LIMIT))?;
+    let mut bg = Background::new();
+    for a in &articles {
+        bg.add_article(&StoryArticle {
+            id: 0,
+            title: &a.title,
+            text: &a.text,
+            outlet: &a.feed,
+            url: a.url.as_deref(),
+            published: a.published.as_second(),
+            entities: &a.entities,
+        });
+    }
+    Ok(bg)
 }
 
 /// Builds digest `d` at `now`: selects the articles first seen since its last build (first build:
@@ -393,7 +407,7 @@ pub fn build_digest(
             *n <= max
         });
     }
-    let bg = background(ctx, now)?;
+    let bg = background(ctx, window_start)?;
     let inputs: Vec<StoryArticle<'_>> = cands
         .iter()
         .enumerate()

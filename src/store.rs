@@ -602,26 +602,50 @@ impl Store {
         Ok(out)
     }
 
-    /// Document frequencies of entity keys over articles published in `[from, to)` (the rolling
-    /// background for IDF), with the number of articles.
-    pub fn entity_document_frequencies(
+    /// Articles published in `[from, to)`, newest first, at most `limit`: the rolling background
+    /// against which the rarity of entities and terms is judged at digest time.
+    pub fn articles_published_between(
         &self,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<(u64, Vec<(String, u64)>)> {
-        let n: u64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM articles WHERE published >= ?1 AND published < ?2",
-            params![from.as_second(), to.as_second()],
-            |r| r.get(0),
-        )?;
+        limit: usize,
+    ) -> Result<Vec<Article>> {
         let mut st = self.conn.prepare(
-            "SELECT key, COUNT(*) FROM article_entities
-             WHERE day >= ?1 AND day < ?2 GROUP BY key ORDER BY key",
+            "SELECT key, feed, url, guid, title, text, author, published, language, entities
+             FROM articles WHERE published >= ?1 AND published < ?2
+             ORDER BY published DESC, id LIMIT ?3",
         )?;
-        let rows = st.query_map(params![day_of(from), day_of(to)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))
-        })?;
-        Ok((n, rows.collect::<std::result::Result<_, _>>()?))
+        let rows = st.query_map(
+            params![from.as_second(), to.as_second(), limit as i64],
+            |r| {
+                Ok((
+                    Article {
+                        key: r.get(0)?,
+                        feed: r.get(1)?,
+                        url: r.get(2)?,
+                        guid: r.get(3)?,
+                        title: r.get(4)?,
+                        text: r.get(5)?,
+                        html: String::new(),
+                        author: r.get(6)?,
+                        published: ts(r.get(7)?),
+                        language: r.get(8)?,
+                        entities: Vec::new(),
+                    },
+                    r.get::<_, String>(9)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut a, entities) = row?;
+            a.entities = serde_json::from_str(&entities).map_err(|source| StoreError::Json {
+                what: "article entities",
+                source,
+            })?;
+            out.push(a);
+        }
+        Ok(out)
     }
 
     /// Mentions per entity (articles mentioning it) per day in `[from_day, to_day)`, summed: the
