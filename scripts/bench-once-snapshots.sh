@@ -15,7 +15,7 @@ sleep 1
 {
   echo "state_dir = \"$work/state\""
   echo 'timezone = "UTC"'
-  for f in "$snap"/20*/*.xml; do
+  for f in "$snap"/${SNAPSHOTS:-20*}/*.xml; do
     rel=${f#"$snap"/}
     printf '\n[[feed]]\nname = "%s"\nurl = "http://127.0.0.1:%s/%s"\n' "$rel" "$port" "$rel"
   done
@@ -27,3 +27,4 @@ tail -3 "$work/out.txt"
 echo "feeds: $feeds"
 grep -E 'Elapsed \(wall|Maximum resident' "$work/time.txt"
 ls -la "$work/digests"
+if [ -n "${KEEP:-}" ]; then cp -r "$work/digests" "$KEEP"; fi

@@ -291,6 +291,7 @@ fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
         }
     }
     let mut acc = vec![0f32; n];
+    let mut shared = vec![0u16; n];
     let mut touched: Vec<u32> = Vec::new();
     let mut nbrs: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut scored: Vec<(f32, u32)> = Vec::new();
@@ -318,6 +319,7 @@ fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
                     touched.push(j);
                 }
                 acc[j as usize] += w * wj;
+                shared[j as usize] = shared[j as usize].saturating_add(1);
             }
         }
         scored.clear();
@@ -325,6 +327,12 @@ fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
         for &j in &touched {
             let d = acc[j as usize];
             acc[j as usize] = 0.0;
+            let common = std::mem::take(&mut shared[j as usize]);
+            // One shared word ("car", "travel") is a coincidence, not a story: a link needs at
+            // least `min_shared_features` of the article's heaviest features in common.
+            if (common as usize) < opts.min_shared_features.min(probe.len()) {
+                continue;
+            }
             if d < opts.min_edge {
                 continue; // the time factor is at most 1
             }

@@ -65,6 +65,9 @@ pub struct GroupOptions {
     pub neighbours: usize,
     /// Minimum pair similarity to be a candidate at all.
     pub min_edge: f32,
+    /// Least number of an article's heaviest features (entities, terms) another article must share
+    /// to become its neighbour: a single shared word is not a story.
+    pub min_shared_features: usize,
     /// Features with more postings than this are skipped in candidate generation (they carry
     /// little weight anyway); they still count in the similarities.
     pub max_postings: usize,
@@ -102,6 +105,7 @@ impl Default for GroupOptions {
             robust_merge: 0.75,
             neighbours: 8,
             min_edge: 0.05,
+            min_shared_features: 2,
             max_postings: 500,
             probe_features: 8,
             unshared_weight: 0.5,

@@ -409,3 +409,57 @@ fn daemon_keeps_old_config_on_bad_reload_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "exit status {status:?}: {}", log());
     assert!(log().contains("shutting down"), "{}", log());
 }
+
+#[test]
+fn a_story_continuing_from_an_earlier_digest_is_marked_developing() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    assert_eq!(app.run(&["once"]).code, 0);
+    // Later: two more reports of the Merz–Macron energy pact.
+    http.route(
+        "/alpha.xml",
+        Route::feed(rss(
+            "Alpha",
+            &[(
+                "a3",
+                "Merz and Macron energy pact faces scrutiny in Berlin",
+                "<p>Critics in Berlin questioned the energy pact Friedrich Merz and Emmanuel Macron signed for Germany and France.</p>",
+            )],
+        )),
+    );
+    http.route(
+        "/beta.xml",
+        Route::feed(rss(
+            "Beta",
+            &[(
+                "b3",
+                "Germany and France energy pact: what Merz and Macron agreed",
+                "<p>The energy agreement between Germany and France, signed by Friedrich Merz and Emmanuel Macron in Berlin, explained.</p>",
+            )],
+        )),
+    );
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let json = app.json_digests();
+    assert_eq!(json.len(), 2);
+    let second = json
+        .iter()
+        .find(|d| titles(d).iter().any(|t| t.contains("scrutiny")))
+        .expect("second digest");
+    let story = second["stories"]
+        .as_array()
+        .expect("stories")
+        .iter()
+        .find(|s| s["articles"].as_array().is_some_and(|a| a.len() == 2))
+        .expect("the two new reports form one story");
+    let developing = &story["developing"];
+    assert!(developing.is_object(), "not marked developing: {story}");
+    assert!(
+        developing["first_headline"]
+            .as_str()
+            .is_some_and(|h| h.contains("energy pact")),
+        "{developing}"
+    );
+}

@@ -502,6 +502,39 @@ fn empty_window_gives_no_stories() {
     assert!(group(&[], &Background::new(), &GroupOptions::default()).is_empty());
 }
 
+/// Regression: on a real snapshot, reports that shared only the word "car" (a tax rebate, a
+/// delivery robot, a football injury) were grouped into one four-outlet story.
+#[test]
+fn regression_one_shared_word_grouped_unrelated_reports() {
+    let owned = vec![
+        art("Clean car rebate explained", "", "Stuff", T0, vec![]),
+        art(
+            "Walmart tests delivery car",
+            "",
+            "CNN",
+            T0 + HOUR,
+            vec![ent("Walmart", O, true)],
+        ),
+        art(
+            "Defender hurt swerving car",
+            "",
+            "Fox",
+            T0 + 2 * HOUR,
+            vec![],
+        ),
+        art(
+            "Crossing guard car claim",
+            "",
+            "Daily Mail",
+            T0 + 3 * HOUR,
+            vec![],
+        ),
+    ];
+    let stories = group(&view(&owned), &Background::new(), &GroupOptions::default());
+    assert_eq!(stories.len(), 4, "{:?}", partition(&stories));
+    assert!(stories.iter().all(|s| s.section == Section::Other));
+}
+
 #[test]
 fn eval_uci_dev_reaches_floor() {
     let Some(shared) = shared_dir() else {
