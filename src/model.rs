@@ -64,6 +64,12 @@ impl Entity {
 
 /// Folds a name into a matching key: lower case, diacritics removed, whitespace collapsed,
 /// dots dropped ("U.S." and "us" meet). Used for entity keys and alias tables.
+///
+/// ```
+/// use digestif::model::fold_key;
+/// assert_eq!(fold_key("U.S."), fold_key("US"));
+/// assert_eq!(fold_key("  Zoë   Kravitz "), "zoe kravitz");
+/// ```
 pub fn fold_key(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let mut out = String::with_capacity(s.len());

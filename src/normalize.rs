@@ -697,6 +697,15 @@ fn resolve_http(raw: &str, base: Option<&str>) -> Option<url::Url> {
 /// Canonical form of an article URL: resolved against `base`, http(s) only, host lower-cased,
 /// default port and fragment dropped, `utm_*` and other tracking parameters removed (other
 /// parameters keep their order). `None` for unusable links (`javascript:`, `mailto:`, garbage).
+///
+/// ```
+/// use digestif::normalize::canonical_url;
+/// assert_eq!(
+///     canonical_url("/world/story?id=7&utm_source=rss#top", Some("https://News.Example.com:443/feed")),
+///     Some("https://news.example.com/world/story?id=7".to_string())
+/// );
+/// assert_eq!(canonical_url("javascript:alert(1)", None), None);
+/// ```
 pub fn canonical_url(raw: &str, base: Option<&str>) -> Option<String> {
     let mut u = resolve_http(raw, base)?;
     u.host_str().filter(|h| !h.is_empty())?;

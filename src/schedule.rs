@@ -190,6 +190,12 @@ pub fn missed_run(
 
 /// Parses a duration: one or more `<integer><unit>` groups with no spaces, units `ms`, `s`,
 /// `m`, `h`, `d`, `w` (`"48h"`, `"30m"`, `"1h30m"`, `"2d"`, `"90s"`); a bare `"0"` is zero.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(digestif::schedule::parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert!(digestif::schedule::parse_duration("5 minutes").is_err());
+/// ```
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let bad = |why: &str| {
         format!("invalid duration {s:?}: {why} (examples: \"90s\", \"30m\", \"1h30m\", \"2d\")")
