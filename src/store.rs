@@ -846,18 +846,20 @@ impl Store {
              WHERE status IN ('pending', 'failed', 'sending') AND (?1 IS NULL OR next_attempt <= ?1)
              ORDER BY digest_id, id",
         )?;
-        let rows = st.query_map(params![due_by.map(|t| t.as_second())], |r| {
-            Ok(Delivery {
-                id: r.get(0)?,
-                digest_id: r.get(1)?,
-                target: r.get(2)?,
-                status: r.get(3)?,
-                attempts: r.get(4)?,
-                next_attempt: ts(r.get(5)?),
-                last_error: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map(params![due_by.map(|t| t.as_second())], Self::delivery_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+        Ok(Delivery {
+            id: r.get(0)?,
+            digest_id: r.get(1)?,
+            target: r.get(2)?,
+            status: r.get(3)?,
+            attempts: r.get(4)?,
+            next_attempt: ts(r.get(5)?),
+            last_error: r.get(6)?,
+        })
     }
 
     /// The earliest time a waiting delivery is due, if any.
@@ -904,17 +906,7 @@ impl Store {
             "SELECT id, digest_id, target, status, attempts, next_attempt, last_error FROM deliveries
              WHERE digest_id = ?1 ORDER BY id",
         )?;
-        let rows = st.query_map([digest_id], |r| {
-            Ok(Delivery {
-                id: r.get(0)?,
-                digest_id: r.get(1)?,
-                target: r.get(2)?,
-                status: r.get(3)?,
-                attempts: r.get(4)?,
-                next_attempt: ts(r.get(5)?),
-                last_error: r.get(6)?,
-            })
-        })?;
+        let rows = st.query_map([digest_id], Self::delivery_row)?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }

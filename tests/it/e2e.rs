@@ -79,6 +79,15 @@ fn serve_initial(http: &TestServer) {
     );
 }
 
+/// A running HTTP server with the initial feeds, a running SMTP server and an installation using both.
+fn installation() -> (TestServer, SmtpServer, App) {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    (http, smtp, app)
+}
+
 fn titles(digest: &serde_json::Value) -> Vec<String> {
     let mut v: Vec<String> = digest["stories"]
         .as_array()
@@ -93,10 +102,7 @@ fn titles(digest: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn two_runs_in_a_row_send_one_digest() {
-    let http = TestServer::start();
-    serve_initial(&http);
-    let smtp = SmtpServer::start().expect("smtp");
-    let app = App::new(&config(&http, smtp.port(), ""));
+    let (http, smtp, app) = installation();
     let r = app.run(&["once"]);
     assert_eq!(r.code, 0, "first run failed: {}\n{}", r.stdout, r.stderr);
     let r = app.run(&["once"]);
@@ -128,10 +134,7 @@ fn two_runs_in_a_row_send_one_digest() {
 
 #[test]
 fn a_new_item_yields_a_digest_holding_only_it() {
-    let http = TestServer::start();
-    serve_initial(&http);
-    let smtp = SmtpServer::start().expect("smtp");
-    let app = App::new(&config(&http, smtp.port(), ""));
+    let (http, smtp, app) = installation();
     assert_eq!(app.run(&["once"]).code, 0);
     http.route(
         "/beta.xml",
@@ -302,10 +305,7 @@ fn broken_config_names_its_line_and_exits_with_the_config_code() {
 
 #[test]
 fn email_is_multipart_alternative_with_exactly_text_and_html() {
-    let http = TestServer::start();
-    serve_initial(&http);
-    let smtp = SmtpServer::start().expect("smtp");
-    let app = App::new(&config(&http, smtp.port(), ""));
+    let (_http, smtp, app) = installation();
     assert_eq!(app.run(&["once"]).code, 0);
     let msgs = smtp.wait_for_messages(1, Duration::from_secs(5));
     let raw = msgs[0].data_str();
@@ -354,10 +354,7 @@ fn signal(pid: u32, sig: &str) {
 
 #[test]
 fn daemon_keeps_old_config_on_bad_reload_and_stops_cleanly_on_sigterm() {
-    let http = TestServer::start();
-    serve_initial(&http);
-    let smtp = SmtpServer::start().expect("smtp");
-    let app = App::new(&config(&http, smtp.port(), ""));
+    let (http, _smtp, app) = installation();
     let stderr_path = app.path().join("daemon.log");
     let stderr = std::fs::File::create(&stderr_path).expect("log file");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_digestif"))
@@ -412,10 +409,7 @@ fn daemon_keeps_old_config_on_bad_reload_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn a_story_continuing_from_an_earlier_digest_is_marked_developing() {
-    let http = TestServer::start();
-    serve_initial(&http);
-    let smtp = SmtpServer::start().expect("smtp");
-    let app = App::new(&config(&http, smtp.port(), ""));
+    let (http, _smtp, app) = installation();
     assert_eq!(app.run(&["once"]).code, 0);
     // Later: two more reports of the Merz–Macron energy pact.
     http.route(
