@@ -3,7 +3,7 @@
 //! Templates are minijinja templates embedded in the binary (`templates/` next to this file)
 //! and overridable: a file with the same name (`digest.html`, `digest.txt`, `digest.md`,
 //! `subject.txt`) in the configured template folder wins. Templates receive a prepared view of
-//! the digest (see [`Renderer::render`] and `/work/notes/deliver.md` for the variables), with
+//! the digest (see [`Renderer::render`] and the README's "Templates" section for the variables), with
 //! times already formatted in the renderer's time zone and unsafe link schemes removed.
 //! HTML is auto-escaped (minijinja's default for `.html`); the plain-text output is wrapped
 //! to 78 columns afterwards, leaving URLs whole on their own lines.
