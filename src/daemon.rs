@@ -25,6 +25,9 @@ pub enum DaemonError {
     Signal(std::io::Error),
 }
 
+/// How long work in progress may go on after SIGTERM/SIGINT (the stop must take under 10 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
+
 /// Longest sleep between wake-ups; bounds the damage of a clock jump.
 const MAX_SLEEP: Duration = Duration::from_secs(300);
 
@@ -87,26 +90,41 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<(), DaemonE
     let mut first = true;
     loop {
         // What is due now, and when the next thing is due.
-        let work = async {
-            if first {
-                catch_up(&ctx, Timestamp::now()).await?;
-            }
-            let wake = tick(&ctx, &mut next_digest).await?;
-            Ok::<_, DaemonError>(wake)
-        };
-        let wake = tokio::select! {
-            r = work => match r {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::error!("{e}");
-                    Timestamp::now().checked_add(jiff::SignedDuration::from_secs(60)).unwrap_or(Timestamp::MAX)
+        let wake = {
+            let work = async {
+                if first {
+                    catch_up(&ctx, Timestamp::now()).await?;
                 }
-            },
-            _ = sigterm.recv() => break,
-            _ = sigint.recv() => break,
-            _ = sighup.recv() => {
-                reload(&config_path, &mut ctx, &mut next_digest);
-                continue;
+                let wake = tick(&ctx, &mut next_digest).await?;
+                Ok::<_, DaemonError>(wake)
+            };
+            tokio::pin!(work);
+            // SIGHUP during work waits (the signal stays queued) and is handled once the work is done.
+            let finished = tokio::select! {
+                r = &mut work => Some(r),
+                _ = sigterm.recv() => None,
+                _ = sigint.recv() => None,
+            };
+            match finished {
+                Some(Ok(w)) => w,
+                Some(Err(e)) => {
+                    tracing::error!("{e}");
+                    Timestamp::now()
+                        .checked_add(jiff::SignedDuration::from_secs(60))
+                        .unwrap_or(Timestamp::MAX)
+                }
+                None => {
+                    // Stop requested mid-work: let it finish for a few seconds, so that a delivery
+                    // already accepted by the mail server is recorded as sent and not repeated after
+                    // the restart; then stop regardless (systemd allows 30 s).
+                    if tokio::time::timeout(SHUTDOWN_GRACE, &mut work)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!("work still running at shutdown was abandoned");
+                    }
+                    break;
+                }
             }
         };
         first = false;

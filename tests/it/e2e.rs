@@ -457,3 +457,74 @@ fn a_story_continuing_from_an_earlier_digest_is_marked_developing() {
         "{developing}"
     );
 }
+
+fn start_daemon(app: &App, log: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .arg("--config")
+        .arg(app.config_path())
+        .arg("--log-level")
+        .arg("info")
+        .arg("run")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("INVOCATION_ID")
+        .stderr(std::fs::File::create(log).expect("log file"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start daemon")
+}
+
+fn stop(mut child: std::process::Child) {
+    signal(child.id(), "TERM");
+    let ok = wait_until(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !ok {
+        let _ = child.kill();
+    }
+    assert!(ok, "daemon did not stop within 10 s");
+}
+
+/// Also a regression test: SIGTERM arriving while a delivery was in flight abandoned it after the
+/// mail server had accepted the message, and the restart sent the digest a second time.
+#[test]
+fn daemon_catches_up_a_digest_missed_while_down_exactly_once() {
+    let (http, smtp, app) = installation();
+    // The digest was due two minutes ago (UTC), within its grace period.
+    let due = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(2);
+    let hhmm = due
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%H:%M")
+        .to_string();
+    let text = config(&http, smtp.port(), "").replace(
+        "at = \"07:00\"",
+        &format!("at = \"{hhmm}\"\ngrace = \"1h\""),
+    );
+    app.write_config(&text);
+    let log = app.path().join("daemon.log");
+    let child = start_daemon(&app, &log);
+    let caught_up = wait_until(Duration::from_secs(20), || smtp.messages().len() == 1);
+    stop(child);
+    assert!(
+        caught_up,
+        "no catch-up digest: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(app.json_digests().len(), 1);
+    // A restart does not build the same scheduled digest again.
+    let child = start_daemon(&app, &log);
+    assert!(wait_until(Duration::from_secs(10), || http
+        .hits("/alpha.xml")
+        >= 2
+        || std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("digestif running")));
+    std::thread::sleep(Duration::from_secs(1));
+    stop(child);
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "the caught-up digest was sent again"
+    );
+    assert_eq!(app.json_digests().len(), 1);
+}
