@@ -120,7 +120,7 @@ pub struct FeedReport {
     pub status: FeedStatus,
 }
 
-/// Whether `feed` is due at `now` given its stored state (interval with jitter, backoff).
+/// When `feed` is next due, from its stored state (last fetch + interval with jitter, backoff).
 pub fn feed_due_at(ctx: &Context, feed: &FeedSettings) -> Result<Timestamp> {
     let state = ctx.with_store(|s| s.feed_state(&feed.name))?;
     let Some(state) = state else {
@@ -935,7 +935,7 @@ fn message_id(stored: &store::StoredDigest, to: &[String]) -> String {
     )
 }
 
-/// Builds every configured digest now and delivers everything pending (the `once` verb's tail).
+/// The configured digest called `name`.
 pub fn digest_by_name<'a>(settings: &'a Settings, name: &str) -> Result<&'a DigestSettings> {
     settings
         .digests
