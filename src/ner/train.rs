@@ -192,8 +192,8 @@ struct TSet {
     gold: Vec<u8>,
 }
 
-fn build_tset(
-    preps: &[Prepared],
+fn build_tset<P: std::borrow::Borrow<Prepared>>(
+    preps: &[P],
     golds: &[Vec<u8>],
     nl: Option<&[Vec<NonLocal>]>,
     mask: u64,
@@ -206,6 +206,7 @@ fn build_tset(
         gold: Vec::new(),
     };
     for (d, p) in preps.iter().enumerate() {
+        let p = p.borrow();
         let base = t.gold.len() as u32;
         for r in &p.sents {
             t.sents.push((base + r.start as u32, base + r.end as u32));
@@ -569,7 +570,7 @@ pub fn train(opts: &TrainOptions) -> Result<String, NerError> {
                 (ps, gs)
             };
             let (kp, kg) = sub(&keep);
-            let kset = build_tset_refs(&kp, &kg, mask);
+            let kset = build_tset(&kp, &kg, None, mask);
             let (m, _) = train_stage(
                 &kset,
                 None,
@@ -580,7 +581,7 @@ pub fn train(opts: &TrainOptions) -> Result<String, NerError> {
                 &format!("fold{fold}"),
             );
             let (hp, hg) = sub(&held);
-            let hset = build_tset_refs(&hp, &hg, mask);
+            let hset = build_tset(&hp, &hg, None, mask);
             let pred = predict(&m, &hset);
             let mut pos = 0;
             for &d in &held {
@@ -641,29 +642,6 @@ pub fn train(opts: &TrainOptions) -> Result<String, NerError> {
         t0.elapsed().as_secs_f64()
     );
     Ok(log)
-}
-
-fn build_tset_refs(preps: &[&Prepared], golds: &[Vec<u8>], mask: u64) -> TSet {
-    let mut t = TSet {
-        feats: Vec::new(),
-        off: vec![0],
-        sents: Vec::new(),
-        sent_doc: Vec::new(),
-        gold: Vec::new(),
-    };
-    for (d, p) in preps.iter().enumerate() {
-        let base = t.gold.len() as u32;
-        for r in &p.sents {
-            t.sents.push((base + r.start as u32, base + r.end as u32));
-            t.sent_doc.push(d as u32);
-        }
-        for i in 0..p.info.len() {
-            features::features(p, i, None, mask, &mut t.feats);
-            t.off.push(t.feats.len() as u32);
-        }
-        t.gold.extend_from_slice(&golds[d]);
-    }
-    t
 }
 
 /// Hand-written additions to the country table: (country name as in the source, extra aliases,
