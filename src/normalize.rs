@@ -373,6 +373,23 @@ fn decode_basic_entities(s: &str) -> String {
     out
 }
 
+/// Index of the `>` closing the tag whose body starts at `from` (or `b.len()`), skipping `>` inside
+/// quoted attribute values.
+fn tag_end(b: &[u8], from: usize) -> usize {
+    let mut q: Option<u8> = None;
+    let mut i = from;
+    while i < b.len() {
+        match (q, b[i]) {
+            (None, b'"' | b'\'') => q = Some(b[i]),
+            (Some(c), x) if c == x => q = None,
+            (None, b'>') => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Plain text of an HTML fragment: sanitised first (script/style contents dropped), entities decoded,
 /// no tags; paragraphs separated by a blank line, other whitespace folded.
 pub fn html_to_text(html: &str) -> String {
@@ -425,17 +442,7 @@ fn walk_text(safe: &str) -> String {
         }
         flush(&mut out, text_start, i);
         let start = i + 1;
-        let mut q: Option<u8> = None;
-        i += 1;
-        while i < b.len() {
-            match (q, b[i]) {
-                (None, b'"' | b'\'') => q = Some(b[i]),
-                (Some(c), x) if c == x => q = None,
-                (None, b'>') => break,
-                _ => {}
-            }
-            i += 1;
-        }
+        i = tag_end(b, start);
         let tag = &safe[start..i.min(b.len())];
         i += 1;
         text_start = i.min(b.len());
@@ -556,17 +563,7 @@ fn cut_html(html: &str, max_chars: usize) -> Option<usize> {
         match b[i] {
             b'<' => {
                 // Skip the tag, honouring quoted attribute values.
-                let mut q: Option<u8> = None;
-                i += 1;
-                while i < b.len() {
-                    match (q, b[i]) {
-                        (None, b'"' | b'\'') => q = Some(b[i]),
-                        (Some(c), x) if c == x => q = None,
-                        (None, b'>') => break,
-                        _ => {}
-                    }
-                    i += 1;
-                }
+                i = tag_end(b, i + 1);
                 i += 1;
                 // A tag boundary is as good as a space for cutting.
                 last_space = Some(i.min(b.len()));
