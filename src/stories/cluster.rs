@@ -1,11 +1,14 @@
 //! The grouping core: weighted sparse feature vectors per article (entities and terms, IDF from
 //! the background plus the window), candidate pairs from an inverted index with capped postings,
-//! and agglomeration by group-average similarity (cosine of cluster centroids) with a time factor.
+//! and agglomeration by group-average similarity with a time factor.
 //!
-//! Centroid (group-average) linkage is what keeps unrelated stories apart: a bridge article that
-//! mentions both "Russia + doping" and "Russia + gas" can join one of them, but the two clusters'
-//! centroids only share the low-weight "Russia" feature, so they never merge. Everything runs in a
-//! canonical article order with index tie-breaks, so the result does not depend on input order.
+//! Group-average linkage is what keeps unrelated stories apart: a bridge article that mentions
+//! both "Russia + doping" and "Russia + gas" can join one of them, but the two clusters only share
+//! the low-weight "Russia" feature, so they never merge. The similarity of two clusters is their
+//! sums' dot product (less half of what pairs of reports of one outlet contribute) over
+//! `(|S_a| |S_b|)^(1-β) (n_a n_b)^β`: β = 0 is the centroid cosine, β = 1 the mean pairwise cosine;
+//! see [`GroupOptions::average_linkage`]. Everything runs in a canonical article order with index
+//! tie-breaks, so the result does not depend on input order.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -29,6 +32,8 @@ pub(crate) struct Prepared {
     pub ents: Vec<Vec<u32>>,
     /// Publication times by canonical position.
     pub times: Vec<i64>,
+    /// Outlet ids (interned outlet names) by canonical position.
+    pub outlets: Vec<u32>,
 }
 
 /// Canonical order: by time, then by content, then by the caller's id; independent of the order
@@ -132,6 +137,14 @@ pub(crate) fn prepare(articles: &[StoryArticle], bg: &Background, opts: &GroupOp
         })
         .collect();
     let times: Vec<i64> = order.iter().map(|&ix| articles[ix].published).collect();
+    let mut outlet_ids: FastMap<&str, u32> = FastMap::default();
+    let outlets: Vec<u32> = order
+        .iter()
+        .map(|&ix| {
+            let n = outlet_ids.len() as u32;
+            *outlet_ids.entry(articles[ix].outlet).or_insert(n)
+        })
+        .collect();
     let vecs = raw
         .into_iter()
         .map(|v| {
@@ -157,6 +170,7 @@ pub(crate) fn prepare(articles: &[StoryArticle], bg: &Background, opts: &GroupOp
         names,
         ents,
         times,
+        outlets,
     }
 }
 
@@ -262,6 +276,8 @@ impl Ord for Cand {
 struct Cl {
     members: Vec<u32>,
     sum: SparseVec,
+    /// (outlet id, member) pairs, sorted: which reports of each outlet the cluster holds.
+    by_outlet: Vec<(u32, u32)>,
     norm: f32,
     t0: i64,
     t1: i64,
@@ -337,7 +353,10 @@ fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
                 continue; // the time factor is at most 1
             }
             let tj = p.times[j as usize];
-            let s = d * time_factor(ti, ti, tj, tj, opts);
+            let mut s = d * time_factor(ti, ti, tj, tj, opts);
+            if p.outlets[i] == p.outlets[j as usize] {
+                s *= opts.same_outlet_weight;
+            }
             if s >= opts.min_edge {
                 scored.push((s, j));
             }
@@ -381,6 +400,7 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         .map(|(i, (v, nb))| Cl {
             members: vec![i as u32],
             sum: v.clone(),
+            by_outlet: vec![(p.outlets[i], i as u32)],
             norm: norm(v),
             t0: p.times[i],
             t1: p.times[i],
@@ -415,6 +435,7 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
             Cl {
                 members: Vec::new(),
                 sum: Vec::new(),
+                by_outlet: Vec::new(),
                 norm: 0.0,
                 t0: 0,
                 t1: 0,
@@ -427,15 +448,8 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         let ck = &mut cls[keep];
         ck.members.extend_from_slice(&cg.members);
         ck.sum = add_into(&ck.sum, &cg.sum);
-        if ck.sum.len() > opts.max_centroid_features {
-            // keep the heaviest features: the tail (words of one or two reports) barely moves a
-            // cosine but makes every similarity with this cluster slower
-            let k = opts.max_centroid_features;
-            ck.sum
-                .select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            ck.sum.truncate(k);
-            ck.sum.sort_unstable_by_key(|x| x.0);
-        }
+        truncate_heaviest(&mut ck.sum, opts.max_centroid_features);
+        ck.by_outlet = merge_sorted(&ck.by_outlet, &cg.by_outlet);
         ck.norm = norm(&ck.sum);
         ck.t0 = ck.t0.min(cg.t0);
         ck.t1 = ck.t1.max(cg.t1);
@@ -487,6 +501,80 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         });
     }
     out
+}
+
+/// Merges two sorted lists into one sorted list.
+fn merge_sorted<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i] <= b[j] {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Keeps the `k` heaviest features of `v` (still sorted by feature id): the tail (words of one or
+/// two reports) barely moves a cosine but makes every similarity with a cluster slower.
+fn truncate_heaviest(v: &mut SparseVec, k: usize) {
+    if v.len() > k {
+        v.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(k);
+        v.sort_unstable_by_key(|x| x.0);
+    }
+}
+
+/// Denominator of the linkage similarity of two clusters whose sums have dot product `d`:
+/// `(|S_a| |S_b|)^(1-β) (n_a n_b)^β` with β = `opts.average_linkage`. β = 0 is the cosine of the
+/// centroids; β = 1 is the mean pairwise cosine of the members (UPGMA), which unlike the centroid
+/// cosine drops for a diffuse cluster whose members point in many directions.
+fn linkage_denominator(a: &Cl, b: &Cl, opts: &GroupOptions) -> f32 {
+    let cos = a.norm * b.norm;
+    let beta = opts.average_linkage;
+    if beta <= 0.0 {
+        return cos;
+    }
+    let pairs = (a.members.len() * b.members.len()) as f32;
+    if beta >= 1.0 {
+        return pairs;
+    }
+    if beta == 0.5 {
+        return (cos * pairs).sqrt(); // the default, without two powf per candidate
+    }
+    cos.powf(1.0 - beta) * pairs.powf(beta)
+}
+
+/// The part of the dot product of two clusters' sums that comes from pairs of reports of the same
+/// outlet (pairwise dot products of those reports; clusters rarely share many).
+fn same_outlet_dot(p: &Prepared, a: &Cl, b: &Cl) -> f32 {
+    let (x, y) = (&a.by_outlet, &b.by_outlet);
+    let (mut i, mut j, mut s) = (0, 0, 0.0f32);
+    while i < x.len() && j < y.len() {
+        match x[i].0.cmp(&y[j].0) {
+            Ordering::Less => i += 1,
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                let o = x[i].0;
+                let i_end = i + x[i..].iter().take_while(|e| e.0 == o).count();
+                let j_end = j + y[j..].iter().take_while(|e| e.0 == o).count();
+                for &(_, m) in &x[i..i_end] {
+                    for &(_, n) in &y[j..j_end] {
+                        s += dot(&p.vecs[m as usize], &p.vecs[n as usize]);
+                    }
+                }
+                i = i_end;
+                j = j_end;
+            }
+        }
+    }
+    s
 }
 
 /// The lowest cosine between clusters `c` (its centroid loaded in `dense`) and `x`, given their
@@ -549,8 +637,16 @@ fn refresh(
             if cx.norm == 0.0 {
                 continue;
             }
-            let d: f32 = cx.sum.iter().map(|&(f, w)| dense[f as usize] * w).sum();
-            let s = d / (cc.norm * cx.norm) * time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
+            let mut d: f32 = cx.sum.iter().map(|&(f, w)| dense[f as usize] * w).sum();
+            let denom = linkage_denominator(cc, cx, opts);
+            let ft = time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
+            let mut s = d / denom * ft;
+            // the same-outlet discount only lowers a similarity: it is worked out exactly where
+            // it can decide a merge; below the threshold it only orders the kept neighbours
+            if opts.same_outlet_weight < 1.0 && s >= opts.threshold {
+                d -= (1.0 - opts.same_outlet_weight) * same_outlet_dot(p, cc, cx);
+                s = d / denom * ft;
+            }
             if s >= opts.min_edge {
                 scored.push((s, x));
                 dots.push(d);

@@ -200,8 +200,11 @@ pub fn terms(s: &str) -> Vec<String> {
         }
         let all_digits = w.chars().all(|c| c.is_ascii_digit());
         if all_digits {
-            // years and amounts are informative; single digits were dropped above
-            out.push(w);
+            // years, amounts and flight numbers are informative; days of the month, counts and
+            // the "19" of "Covid-19" are not
+            if w.len() >= 3 {
+                out.push(w);
+            }
         } else {
             out.push(stem(w));
         }
@@ -247,7 +250,8 @@ fn is_stopword(w: &str) -> bool {
     (2..=10).contains(&w.len()) && STOPWORDS.binary_search(&w).is_ok()
 }
 
-/// English function words plus news boilerplate ("new", "update", "video") and reporting verbs that say nothing about the story (sorted).
+/// English function words, news boilerplate ("new", "update", "video"), reporting verbs, and the
+/// names of months and weekdays (dates say when, not what; the time factor handles when). Sorted.
 const STOPWORDS: &[&str] = &[
     "about",
     "above",
@@ -261,9 +265,13 @@ const STOPWORDS: &[&str] = &[
     "an",
     "and",
     "any",
+    "apr",
+    "april",
     "are",
     "as",
     "at",
+    "aug",
+    "august",
     "be",
     "because",
     "been",
@@ -276,6 +284,8 @@ const STOPWORDS: &[&str] = &[
     "by",
     "can",
     "could",
+    "dec",
+    "december",
     "did",
     "do",
     "does",
@@ -283,8 +293,11 @@ const STOPWORDS: &[&str] = &[
     "down",
     "during",
     "each",
+    "feb",
+    "february",
     "few",
     "for",
+    "friday",
     "from",
     "further",
     "had",
@@ -307,12 +320,21 @@ const STOPWORDS: &[&str] = &[
     "it",
     "its",
     "itself",
+    "jan",
+    "january",
+    "jul",
+    "july",
+    "jun",
+    "june",
     "just",
     "latest",
     "live",
+    "mar",
+    "march",
     "may",
     "me",
     "might",
+    "monday",
     "more",
     "most",
     "mr",
@@ -326,7 +348,11 @@ const STOPWORDS: &[&str] = &[
     "no",
     "nor",
     "not",
+    "nov",
+    "november",
     "now",
+    "oct",
+    "october",
     "of",
     "off",
     "on",
@@ -342,13 +368,18 @@ const STOPWORDS: &[&str] = &[
     "own",
     "said",
     "same",
+    "saturday",
     "say",
     "says",
+    "sep",
+    "sept",
+    "september",
     "she",
     "should",
     "so",
     "some",
     "such",
+    "sunday",
     "than",
     "that",
     "the",
@@ -363,8 +394,13 @@ const STOPWORDS: &[&str] = &[
     "this",
     "those",
     "through",
+    "thursday",
     "to",
+    "today",
+    "tomorrow",
+    "tonight",
     "too",
+    "tuesday",
     "under",
     "until",
     "up",
@@ -377,6 +413,7 @@ const STOPWORDS: &[&str] = &[
     "was",
     "watch",
     "we",
+    "wednesday",
     "were",
     "what",
     "when",
@@ -389,6 +426,7 @@ const STOPWORDS: &[&str] = &[
     "will",
     "with",
     "would",
+    "yesterday",
     "you",
     "your",
     "yours",

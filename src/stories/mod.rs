@@ -8,12 +8,15 @@
 //! How grouping works: each article becomes a sparse vector of canonical entity keys and stemmed
 //! title/lead terms, weighted by rarity (IDF over a [`Background`] of recent articles plus the
 //! window) and by place (title above body). An inverted index with capped postings yields each
-//! article's nearest neighbours; clusters are then agglomerated by the cosine of their centroids
-//! (group-average similarity) times a publication-time factor, so a story only absorbs what is
-//! similar to the story as a whole and unrelated stories do not chain through a shared entity.
-//! Two guards back this up: multi-report clusters merge only if the merge survives leaving out any
-//! single report (a bridge article cannot glue two stories), and a final cohesion test splits off
-//! members that do not resemble the rest of their story.
+//! article's nearest neighbours; clusters are then agglomerated by a group-average similarity
+//! (half way between the cosine of their centroids and the mean pairwise cosine of their
+//! members) times a publication-time factor, so a story only absorbs what is similar to the story
+//! as a whole and unrelated stories do not chain through a shared entity. Pairs of reports from
+//! the same outlet count half: an outlet's recurring series ("Covid-19 update", "Best of cartoons,
+//! September 19") share boilerplate, not a story. Two guards back this up: multi-report clusters
+//! merge only if the merge survives leaving out any single report (a bridge article cannot glue
+//! two stories), and a final cohesion test splits off members that do not resemble the rest of
+//! their story.
 
 mod cluster;
 mod continuity;
@@ -48,7 +51,8 @@ pub struct StoryArticle<'a> {
 /// Tuning of [`group`]. `Default` holds the tuned values.
 #[derive(Debug, Clone)]
 pub struct GroupOptions {
-    /// Minimum centroid cosine (times the time factor) for two clusters to merge.
+    /// Minimum linkage similarity (see `average_linkage`; times the time factor) for two clusters
+    /// to merge.
     pub threshold: f32,
     /// Time gap (seconds) between two clusters' spans that costs nothing.
     pub time_grace_secs: i64,
@@ -61,6 +65,17 @@ pub struct GroupOptions {
     /// `robust_merge * threshold` with any one report of either left out, so a single bridge
     /// article cannot chain two stories (0 disables).
     pub robust_merge: f32,
+    /// Weight of the similarity between two reports of the same outlet. An outlet's recurring
+    /// series ("Covid-19 update", "Best of cartoons, September 19") and its own follow-ups share
+    /// boilerplate words with each other far more than reports of one event by different
+    /// outlets do; 1 treats them like any other pair.
+    pub same_outlet_weight: f32,
+    /// Linkage of two clusters, from the cosine of their centroids (0) to the mean pairwise
+    /// cosine of their members (1, UPGMA). The centroid cosine of a diffuse cluster (a topic such
+    /// as "Covid-19" rather than one event) stays high because its centroid is a smooth topic
+    /// vector, so topics snowball; the mean pairwise cosine drops for it but also splits broad
+    /// stories told in short headlines. The geometric mean of the two denominators sits between.
+    pub average_linkage: f32,
     /// Candidate neighbours kept per article.
     pub neighbours: usize,
     /// Minimum pair similarity to be a candidate at all.
@@ -98,11 +113,13 @@ pub struct GroupOptions {
 impl Default for GroupOptions {
     fn default() -> Self {
         GroupOptions {
-            threshold: 0.125,
+            threshold: 0.1,
             time_grace_secs: 86_400,
             time_scale_secs: 2.0 * 86_400.0,
-            cohesion: 0.5,
+            cohesion: 1.0,
             robust_merge: 0.75,
+            same_outlet_weight: 0.5,
+            average_linkage: 0.5,
             neighbours: 8,
             min_edge: 0.05,
             min_shared_features: 2,

@@ -535,6 +535,51 @@ fn regression_one_shared_word_grouped_unrelated_reports() {
     assert!(stories.iter().all(|s| s.section == Section::Other));
 }
 
+/// Regression: on the 2021-09-18 snapshot, reports that shared only a date ("September 19",
+/// "2021") formed one ten-outlet story of cartoons, horoscopes, quizzes and weekly recaps.
+#[test]
+fn regression_dates_grouped_unrelated_daily_features() {
+    let owned = vec![
+        art(
+            "Best of cartoons, September 19, 2021",
+            "",
+            "SMH",
+            T0,
+            vec![],
+        ),
+        art(
+            "Week in pictures: 11 - 17 September 2021",
+            "",
+            "BBC",
+            T0 + HOUR,
+            vec![],
+        ),
+        art(
+            "Your Weekly Horoscope for September 19-26",
+            "",
+            "Stuff",
+            T0 + 2 * HOUR,
+            vec![],
+        ),
+        art(
+            "TFC News Now North America Recap | September 13-17, 2021",
+            "",
+            "ABS-CBN",
+            T0 + 3 * HOUR,
+            vec![ent("TFC News Now North America", O, true)],
+        ),
+        art(
+            "Target Time and Superquiz, Sunday, September 19",
+            "",
+            "The Age",
+            T0 + 4 * HOUR,
+            vec![],
+        ),
+    ];
+    let stories = group(&view(&owned), &Background::new(), &GroupOptions::default());
+    assert_eq!(stories.len(), 5, "{:?}", partition(&stories));
+}
+
 #[test]
 fn eval_uci_dev_reaches_floor() {
     let Some(shared) = shared_dir() else {
