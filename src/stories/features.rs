@@ -250,8 +250,9 @@ fn is_stopword(w: &str) -> bool {
     (2..=10).contains(&w.len()) && STOPWORDS.binary_search(&w).is_ok()
 }
 
-/// English function words, news boilerplate ("new", "update", "video"), reporting verbs, and the
-/// names of months and weekdays (dates say when, not what; the time factor handles when). Sorted.
+/// English function words, news boilerplate ("new", "update", "video"), reporting verbs, and
+/// date words — month and weekday names, "today", "tonight", "yesterday", "tomorrow" (a date says
+/// when, not what; the time factor handles when). Sorted.
 const STOPWORDS: &[&str] = &[
     "about",
     "above",
