@@ -13,14 +13,14 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::features::{ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, lead, terms};
+use super::features::{ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead};
 use super::{Background, GroupOptions, StoryArticle};
 
 /// A sparse vector: (feature id, weight), sorted by feature id.
 pub(crate) type SparseVec = Vec<(u32, f32)>;
 
 /// Articles turned into unit feature vectors, in canonical order.
-pub(crate) struct Prepared {
+pub(crate) struct Prepared<'a> {
     /// Canonical position -> index into the caller's slice.
     pub order: Vec<usize>,
     /// Unit vectors by canonical position.
@@ -34,6 +34,8 @@ pub(crate) struct Prepared {
     pub times: Vec<i64>,
     /// Outlet ids (interned outlet names) by canonical position.
     pub outlets: Vec<u32>,
+    /// Leads ([`lead`]) by canonical position.
+    pub leads: Vec<&'a str>,
 }
 
 /// Canonical order: by time, then by content, then by the caller's id; independent of the order
@@ -53,7 +55,11 @@ fn canonical_order(articles: &[StoryArticle]) -> Vec<usize> {
     order
 }
 
-pub(crate) fn prepare(articles: &[StoryArticle], bg: &Background, opts: &GroupOptions) -> Prepared {
+pub(crate) fn prepare<'a>(
+    articles: &[StoryArticle<'a>],
+    bg: &Background,
+    opts: &GroupOptions,
+) -> Prepared<'a> {
     let order = canonical_order(articles);
     let mut ids: FastMap<String, u32> = FastMap::default();
     let mut ents: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
@@ -70,20 +76,22 @@ pub(crate) fn prepare(articles: &[StoryArticle], bg: &Background, opts: &GroupOp
         id
     };
     let mut key = String::new();
+    let mut word = String::new();
+    let mut leads: Vec<&'a str> = Vec::with_capacity(order.len());
     for &ix in &order {
         let a = &articles[ix];
+        leads.push(lead(a.text));
         let mut v: SparseVec = Vec::new();
-        for t in terms(a.title) {
-            key.clear();
-            key.push_str(TERM_PREFIX);
-            key.push_str(&t);
-            v.push((intern(&key, &mut ids), opts.title_term_weight));
-        }
-        for t in terms(lead(a.text)) {
-            key.clear();
-            key.push_str(TERM_PREFIX);
-            key.push_str(&t);
-            v.push((intern(&key, &mut ids), opts.lead_term_weight));
+        for (part, weight) in [
+            (a.title, opts.title_term_weight),
+            (leads[leads.len() - 1], opts.lead_term_weight),
+        ] {
+            for_each_term(part, &mut word, |t| {
+                key.clear();
+                key.push_str(TERM_PREFIX);
+                key.push_str(t);
+                v.push((intern(&key, &mut ids), weight));
+            });
         }
         let mut eids = Vec::with_capacity(a.entities.len());
         for e in a.entities {
@@ -171,6 +179,7 @@ pub(crate) fn prepare(articles: &[StoryArticle], bg: &Background, opts: &GroupOp
         ents,
         times,
         outlets,
+        leads,
     }
 }
 
@@ -201,6 +210,23 @@ pub(crate) fn dot(a: &SparseVec, b: &SparseVec) -> f32 {
         }
     }
     s
+}
+
+/// Dot product of a dense vector (indexed by feature id) and a sparse one. Four running sums:
+/// this is the innermost loop of the agglomeration, and one sum would wait on every addition.
+fn dense_dot(dense: &[f32], v: &[(u32, f32)]) -> f32 {
+    let mut acc = [0f32; 4];
+    let mut chunks = v.chunks_exact(4);
+    for c in &mut chunks {
+        acc[0] += dense[c[0].0 as usize] * c[0].1;
+        acc[1] += dense[c[1].0 as usize] * c[1].1;
+        acc[2] += dense[c[2].0 as usize] * c[2].1;
+        acc[3] += dense[c[3].0 as usize] * c[3].1;
+    }
+    for (a, &(f, w)) in acc.iter_mut().zip(chunks.remainder()) {
+        *a += dense[f as usize] * w;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 fn add_into(a: &SparseVec, b: &SparseVec) -> SparseVec {
@@ -278,6 +304,9 @@ struct Cl {
     sum: SparseVec,
     /// (outlet id, member) pairs, sorted: which reports of each outlet the cluster holds.
     by_outlet: Vec<(u32, u32)>,
+    /// Bit `outlet % 256` set for each outlet in `by_outlet`: two clusters whose masks do not
+    /// intersect share no outlet, and most candidate pairs are told apart by this alone.
+    outlet_mask: [u64; 4],
     norm: f32,
     t0: i64,
     t1: i64,
@@ -298,7 +327,7 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 /// Candidate neighbours of every article: the `opts.neighbours` most similar others (sparse dot
 /// product through the inverted index, skipping features with more than `opts.max_postings`
 /// postings), with the time factor applied.
-fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
+fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>> {
     let n = p.vecs.len();
     let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); p.names.len()];
     for (i, v) in p.vecs.iter().enumerate() {
@@ -389,7 +418,7 @@ fn neighbours(p: &Prepared, opts: &GroupOptions) -> Vec<Vec<u32>> {
 ///
 /// The heap holds, per cluster, its best neighbour at the time it was computed (lazy
 /// best-neighbour greedy): an entry whose partner has changed since is refreshed when popped.
-pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
+pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
     let n = p.vecs.len();
     let nbrs = neighbours(p, opts);
     let mut cls: Vec<Cl> = p
@@ -401,6 +430,7 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
             members: vec![i as u32],
             sum: v.clone(),
             by_outlet: vec![(p.outlets[i], i as u32)],
+            outlet_mask: outlet_bit(p.outlets[i]),
             norm: norm(v),
             t0: p.times[i],
             t1: p.times[i],
@@ -411,9 +441,10 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         .collect();
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut dense = vec![0f32; p.names.len()];
+    let mut dense_x = vec![0f32; p.names.len()];
     let mut heap = BinaryHeap::with_capacity(n);
     for c in 0..n as u32 {
-        if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, c, opts) {
+        if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, &mut dense_x, c, opts) {
             heap.push(cand);
         }
     }
@@ -424,7 +455,15 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         }
         if !cls[b].alive || cls[b].stamp != c.sb {
             // the partner changed: re-evaluate the owner's best neighbour
-            if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, c.a, opts) {
+            if let Some(cand) = refresh(
+                p,
+                &mut cls,
+                &mut parent,
+                &mut dense,
+                &mut dense_x,
+                c.a,
+                opts,
+            ) {
                 heap.push(cand);
             }
             continue;
@@ -436,6 +475,7 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
                 members: Vec::new(),
                 sum: Vec::new(),
                 by_outlet: Vec::new(),
+                outlet_mask: [0; 4],
                 norm: 0.0,
                 t0: 0,
                 t1: 0,
@@ -450,12 +490,23 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
         ck.sum = add_into(&ck.sum, &cg.sum);
         truncate_heaviest(&mut ck.sum, opts.max_centroid_features);
         ck.by_outlet = merge_sorted(&ck.by_outlet, &cg.by_outlet);
+        for (m, g) in ck.outlet_mask.iter_mut().zip(cg.outlet_mask) {
+            *m |= g;
+        }
         ck.norm = norm(&ck.sum);
         ck.t0 = ck.t0.min(cg.t0);
         ck.t1 = ck.t1.max(cg.t1);
         ck.stamp += 1;
         ck.nbrs.extend_from_slice(&cg.nbrs);
-        if let Some(cand) = refresh(p, &mut cls, &mut parent, &mut dense, keep as u32, opts) {
+        if let Some(cand) = refresh(
+            p,
+            &mut cls,
+            &mut parent,
+            &mut dense,
+            &mut dense_x,
+            keep as u32,
+            opts,
+        ) {
             heap.push(cand);
         }
     }
@@ -471,7 +522,7 @@ pub(crate) fn cluster(p: &Prepared, opts: &GroupOptions) -> Vec<Found> {
             let s2 = c.norm * c.norm;
             let (keep, eject): (Vec<u32>, Vec<u32>) = c.members.iter().partition(|&&m| {
                 let v = &p.vecs[m as usize];
-                let d: f32 = v.iter().map(|&(f, w)| dense[f as usize] * w).sum();
+                let d = dense_dot(&dense, v);
                 let vv: f32 = v.iter().map(|x| x.1 * x.1).sum();
                 // cos(v, S - v) = (v.S - v.v) / |S - v|
                 let rest = (s2 - 2.0 * d + vv).max(0.0).sqrt();
@@ -551,9 +602,23 @@ fn linkage_denominator(a: &Cl, b: &Cl, opts: &GroupOptions) -> f32 {
     cos.powf(1.0 - beta) * pairs.powf(beta)
 }
 
+/// The bit of an outlet in [`Cl::outlet_mask`].
+fn outlet_bit(outlet: u32) -> [u64; 4] {
+    let mut m = [0u64; 4];
+    m[(outlet as usize / 64) % 4] = 1 << (outlet % 64);
+    m
+}
+
 /// The part of the dot product of two clusters' sums that comes from pairs of reports of the same
 /// outlet (pairwise dot products of those reports; clusters rarely share many).
-fn same_outlet_dot(p: &Prepared, a: &Cl, b: &Cl) -> f32 {
+fn same_outlet_dot(p: &Prepared<'_>, a: &Cl, b: &Cl) -> f32 {
+    if a.outlet_mask
+        .iter()
+        .zip(&b.outlet_mask)
+        .all(|(x, y)| x & y == 0)
+    {
+        return 0.0;
+    }
     let (x, y) = (&a.by_outlet, &b.by_outlet);
     let (mut i, mut j, mut s) = (0, 0, 0.0f32);
     while i < x.len() && j < y.len() {
@@ -577,21 +642,35 @@ fn same_outlet_dot(p: &Prepared, a: &Cl, b: &Cl) -> f32 {
     s
 }
 
-/// The lowest cosine between clusters `c` (its centroid loaded in `dense`) and `x`, given their
-/// dot product `d`, when any one member of either is left out. Clusters of more than 64 members
-/// are not scanned (one member cannot sway them much).
-fn leave_one_out(p: &Prepared, c: &Cl, x: &Cl, d: f32, dense: &[f32]) -> f32 {
+/// The lowest cosine between clusters `c` (its sum loaded in `dense`) and `x`, given their dot
+/// product `d`, when any one member of either is left out. Clusters of more than 64 members are
+/// not scanned (one member cannot sway them much). `dense_x` is zeroed scratch space for `x`'s
+/// sum, zeroed again on return.
+fn leave_one_out(
+    p: &Prepared<'_>,
+    c: &Cl,
+    x: &Cl,
+    d: f32,
+    dense: &[f32],
+    dense_x: &mut [f32],
+) -> f32 {
     let mut worst = d / (c.norm * x.norm).max(f32::MIN_POSITIVE);
+    if c.members.len() > 64 && x.members.len() > 64 {
+        return worst;
+    }
+    for &(f, w) in &x.sum {
+        dense_x[f as usize] = w;
+    }
     for (side, other, own_is_c) in [(x, c, false), (c, x, true)] {
         if side.members.len() > 64 {
             continue;
         }
         for &m in &side.members {
             let v = &p.vecs[m as usize];
-            let vc: f32 = v.iter().map(|&(f, w)| dense[f as usize] * w).sum();
-            let vx = dot(v, &x.sum);
+            let vc = dense_dot(dense, v);
+            let vx = dense_dot(dense_x, v);
             let vv: f32 = v.iter().map(|e| e.1 * e.1).sum();
-            // v's contribution to d is its dot with the other side's centroid
+            // v's contribution to d is its dot with the other side's sum
             let (contrib, own_dot) = if own_is_c { (vx, vc) } else { (vc, vx) };
             let n_own = (side.norm * side.norm - 2.0 * own_dot + vv).max(0.0).sqrt();
             let denom = n_own * other.norm;
@@ -603,6 +682,9 @@ fn leave_one_out(p: &Prepared, c: &Cl, x: &Cl, d: f32, dense: &[f32]) -> f32 {
             worst = worst.min(cos);
         }
     }
+    for &(f, _) in &x.sum {
+        dense_x[f as usize] = 0.0;
+    }
     worst
 }
 
@@ -610,10 +692,11 @@ fn leave_one_out(p: &Prepared, c: &Cl, x: &Cl, d: f32, dense: &[f32]) -> f32 {
 /// `opts.min_edge`, at most `3 * opts.neighbours`) and returns its best neighbour as a heap entry
 /// if it reaches the threshold.
 fn refresh(
-    p: &Prepared,
+    p: &Prepared<'_>,
     cls: &mut [Cl],
     parent: &mut [u32],
     dense: &mut [f32],
+    dense_x: &mut [f32],
     c: u32,
     opts: &GroupOptions,
 ) -> Option<Cand> {
@@ -637,7 +720,7 @@ fn refresh(
             if cx.norm == 0.0 {
                 continue;
             }
-            let mut d: f32 = cx.sum.iter().map(|&(f, w)| dense[f as usize] * w).sum();
+            let mut d = dense_dot(dense, &cx.sum);
             let denom = linkage_denominator(cc, cx, opts);
             let ft = time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
             let mut s = d / denom * ft;
@@ -671,7 +754,7 @@ fn refresh(
                     break;
                 }
                 let ft = time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
-                let robust = leave_one_out(p, cc, cx, dots[i], dense) * ft;
+                let robust = leave_one_out(p, cc, cx, dots[i], dense, dense_x) * ft;
                 if robust >= opts.robust_merge * opts.threshold {
                     break;
                 }

@@ -2,8 +2,9 @@
 //! article, and the background document frequencies ([`Background`]) that give features their
 //! rarity weight (IDF).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use super::StoryArticle;
 
@@ -194,33 +195,68 @@ pub fn lead(text: &str) -> &str {
 /// Lower-cased, stop-word-free, lightly stemmed word tokens of `s` (in order, with repeats).
 pub fn terms(s: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for w in words(s) {
-        if w.chars().count() < 2 || is_stopword(&w) {
-            continue;
-        }
-        let all_digits = w.chars().all(|c| c.is_ascii_digit());
-        if all_digits {
-            // years, amounts and flight numbers are informative; days of the month, counts and
-            // the "19" of "Covid-19" are not
-            if w.len() >= 3 {
-                out.push(w);
-            }
-        } else {
-            out.push(stem(w));
-        }
-    }
+    let mut buf = String::new();
+    for_each_term(s, &mut buf, |t| out.push(t.to_string()));
     out
 }
 
+/// Calls `f` with each term of `s` as [`terms`] returns them, without allocating per word:
+/// `buf` is the scratch space the term is built in.
+pub(crate) fn for_each_term(s: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    for w in s.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() {
+            continue;
+        }
+        lower_into(w, buf);
+        if buf.chars().count() < 2 || is_stopword(buf) {
+            continue;
+        }
+        if buf.bytes().all(|b| b.is_ascii_digit()) {
+            // years, amounts and flight numbers are informative; days of the month, counts and
+            // the "19" of "Covid-19" are not
+            if buf.len() >= 3 {
+                f(buf);
+            }
+        } else {
+            stem_in_place(buf);
+            f(buf);
+        }
+    }
+}
+
+/// `w` lower-cased into `buf` (an ASCII fast path; otherwise [`str::to_lowercase`]).
+fn lower_into(w: &str, buf: &mut String) {
+    buf.clear();
+    if w.is_ascii() {
+        buf.extend(w.bytes().map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        buf.push_str(&w.to_lowercase());
+    }
+}
+
 /// Lower-cased alphanumeric word tokens (apostrophes and other punctuation split words).
-pub(crate) fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn words(s: &str) -> impl Iterator<Item = &str> + '_ {
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
+}
+
+/// Calls `f` with each lower-cased word of `s` (see [`words`]), built in `buf`.
+pub(crate) fn for_each_word(s: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+    for w in words(s) {
+        lower_into(w, buf);
+        f(buf);
+    }
 }
 
 /// Harman's "S" stemmer: folds regular plurals only, which is safe for names and headlines.
+#[cfg(test)]
 pub(crate) fn stem(mut w: String) -> String {
+    stem_in_place(&mut w);
+    w
+}
+
+/// [`stem`] on a buffer.
+fn stem_in_place(w: &mut String) {
     let n = w.len();
     if n > 4 && w.ends_with("ies") && !w.ends_with("eies") && !w.ends_with("aies") {
         w.truncate(n - 3);
@@ -242,12 +278,15 @@ pub(crate) fn stem(mut w: String) -> String {
     } else if n > 3 && w.ends_with('s') && !w.ends_with("us") && !w.ends_with("ss") {
         w.truncate(n - 1);
     }
-    w
 }
 
 fn is_stopword(w: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str, BuildHasherDefault<FxHasher>>> = OnceLock::new();
     // short-circuit on length: every stop word has 2..=10 bytes
-    (2..=10).contains(&w.len()) && STOPWORDS.binary_search(&w).is_ok()
+    (2..=10).contains(&w.len())
+        && SET
+            .get_or_init(|| STOPWORDS.iter().copied().collect())
+            .contains(w)
 }
 
 /// English function words, news boilerplate ("new", "update", "video"), reporting verbs, and

@@ -2,13 +2,13 @@
 //! shared entities, near-duplicate lines, an extractive summary, and the ranking.
 
 use super::cluster::{Found, Prepared, dot, norm};
-use super::features::{FastMap, lead, words};
+use super::features::{FastMap, for_each_word};
 use super::{GroupOptions, Section, Story, StoryArticle};
 use crate::model::EntityKind;
 
 pub(crate) fn build(
     articles: &[StoryArticle],
-    p: &Prepared,
+    p: &Prepared<'_>,
     found: Vec<Found>,
     opts: &GroupOptions,
 ) -> Vec<Story> {
@@ -41,7 +41,7 @@ pub(crate) fn build(
         let shared_entities = shared_entities(articles, p, &f, opts);
         let ordered: Vec<u32> = central.iter().map(|&(_, m)| m).collect();
         let lines_pos = duplicate_lines(articles, p, &ordered, opts);
-        let summary = summarise(articles, p, &lines_pos, opts);
+        let summary = summarise(p, &lines_pos, opts);
         let lines: Vec<Vec<usize>> = lines_pos
             .iter()
             .map(|l| l.iter().map(|&m| art(m).id).collect())
@@ -93,7 +93,7 @@ pub(crate) fn build(
 }
 
 /// The heaviest centroid features, L2-normalised, as namespaced keys.
-fn signature_of(p: &Prepared, sum: &[(u32, f32)]) -> Vec<(String, f32)> {
+fn signature_of(p: &Prepared<'_>, sum: &[(u32, f32)]) -> Vec<(String, f32)> {
     let mut v: Vec<(u32, f32)> = sum.to_vec();
     let by_weight = |a: &(u32, f32), b: &(u32, f32)| {
         b.1.total_cmp(&a.1)
@@ -117,7 +117,7 @@ fn signature_of(p: &Prepared, sum: &[(u32, f32)]) -> Vec<(String, f32)> {
 
 fn shared_entities(
     articles: &[StoryArticle],
-    p: &Prepared,
+    p: &Prepared<'_>,
     f: &Found,
     opts: &GroupOptions,
 ) -> Vec<(String, EntityKind)> {
@@ -206,18 +206,22 @@ fn kind_index(k: EntityKind) -> usize {
 
 /// The set of distinct words of `s`, as sorted 64-bit hashes (FNV-1a).
 fn word_set(s: &str) -> Vec<u64> {
-    let mut v: Vec<u64> = words(s)
-        .map(|w| {
-            w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-            })
-        })
-        .collect();
+    let mut v: Vec<u64> = Vec::new();
+    let mut buf = String::new();
+    word_hashes(s, &mut buf, &mut v);
     v.sort_unstable();
     v.dedup();
     v
 }
 
+/// Appends the FNV-1a hash of each lower-cased word of `s` to `out` (unsorted, with repeats).
+fn word_hashes(s: &str, buf: &mut String, out: &mut Vec<u64>) {
+    for_each_word(s, buf, |w| {
+        out.push(w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        }));
+    });
+}
 fn jaccard(a: &[u64], b: &[u64]) -> f32 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
@@ -239,9 +243,44 @@ fn jaccard(a: &[u64], b: &[u64]) -> f32 {
 
 /// Collapses exact and near-duplicate reports (syndicated copies) into lines, keeping the order of
 /// `ordered` (most central first). Stories larger than 400 reports only collapse identical titles.
+/// Whether `jaccard(a, b) >= t` for sorted sets, with the prefix filter of similarity joins
+/// first: if the Jaccard similarity reaches `t`, the sets share an element among the first
+/// `|a| - ceil(t |a|) + 1` of `a` and the first `|b| - ceil(t |b|) + 1` of `b` (in sorted
+/// order), and their sizes are within a factor `t`. Most pairs of reports of one story fail this
+/// cheaply.
+fn jaccard_at_least(a: &[u64], b: &[u64], t: f32) -> bool {
+    if a.is_empty() || b.is_empty() || t <= 0.0 {
+        return jaccard(a, b) >= t;
+    }
+    let (small, large) = (a.len().min(b.len()) as f32, a.len().max(b.len()) as f32);
+    if small < t * large {
+        return false;
+    }
+    // (the epsilon keeps float error in t * n from shortening a prefix)
+    let prefix = |n: usize| {
+        (n + 1)
+            .saturating_sub((t * n as f32 - 1e-4).ceil() as usize)
+            .clamp(1, n)
+    };
+    let (pa, pb) = (&a[..prefix(a.len())], &b[..prefix(b.len())]);
+    let (mut i, mut j) = (0, 0);
+    let mut common = false;
+    while i < pa.len() && j < pb.len() {
+        match pa[i].cmp(&pb[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common = true;
+                break;
+            }
+        }
+    }
+    common && jaccard(a, b) >= t
+}
+
 fn duplicate_lines(
     articles: &[StoryArticle],
-    p: &Prepared,
+    p: &Prepared<'_>,
     ordered: &[u32],
     opts: &GroupOptions,
 ) -> Vec<Vec<u32>> {
@@ -249,12 +288,14 @@ fn duplicate_lines(
     if ordered.len() == 1 {
         return vec![ordered.to_vec()];
     }
+    let mut buf = String::new();
     let sets: Vec<Vec<u64>> = ordered
         .iter()
         .map(|&m| {
             let a = art(m);
-            let mut s = word_set(a.title);
-            s.extend(word_set(lead(a.text)));
+            let mut s = Vec::new();
+            word_hashes(a.title, &mut buf, &mut s);
+            word_hashes(p.leads[m as usize], &mut buf, &mut s);
             s.sort_unstable();
             s.dedup();
             s
@@ -268,7 +309,7 @@ fn duplicate_lines(
                 crate::model::fold_key(art(ordered[r]).title)
                     == crate::model::fold_key(art(m).title)
             } else {
-                !sets[i].is_empty() && jaccard(&sets[r], &sets[i]) >= opts.duplicate_jaccard
+                !sets[i].is_empty() && jaccard_at_least(&sets[r], &sets[i], opts.duplicate_jaccard)
             }
         });
         match hit {
@@ -353,21 +394,13 @@ pub(crate) fn sentences(text: &str) -> Vec<&str> {
 
 /// 1–3 lead sentences: first sentences of the lines' shown reports (most central first), then
 /// second sentences, skipping any that repeat one already taken.
-fn summarise(
-    articles: &[StoryArticle],
-    p: &Prepared,
-    lines: &[Vec<u32>],
-    opts: &GroupOptions,
-) -> String {
-    let leads: Vec<Vec<&str>> = lines
-        .iter()
-        .map(|l| sentences(lead(articles[p.order[l[0] as usize]].text)))
-        .collect();
-    if leads.len() == 1 {
+fn summarise(p: &Prepared<'_>, lines: &[Vec<u32>], opts: &GroupOptions) -> String {
+    let lead_of = |l: &Vec<u32>| p.leads[l[0] as usize];
+    if lines.len() == 1 {
         // a single report: its own first sentences, no repeats possible
         let mut out: Vec<&str> = Vec::new();
         let mut total = 0;
-        for s in &leads[0] {
+        for s in sentences(lead_of(&lines[0])) {
             if out.len() >= opts.summary_sentences.min(2) || total > 300 {
                 break;
             }
@@ -376,15 +409,18 @@ fn summarise(
         }
         return out.join(" ");
     }
+    // split leads into sentences only as far as the summary reads them
+    let mut leads: Vec<Option<Vec<&str>>> = vec![None; lines.len()];
     let mut chosen: Vec<&str> = Vec::new();
     let mut chosen_sets: Vec<Vec<u64>> = Vec::new();
     let mut total = 0;
     'outer: for round in 0..2 {
-        for sents in &leads {
+        for (line, sents) in lines.iter().zip(leads.iter_mut()) {
             if chosen.len() >= opts.summary_sentences || total > 450 {
                 break 'outer;
             }
-            let Some(s) = sents.get(round) else { continue };
+            let sents = sents.get_or_insert_with(|| sentences(lead_of(line)));
+            let Some(&s) = sents.get(round) else { continue };
             if s.chars().count() < 30 {
                 continue;
             }
@@ -418,5 +454,32 @@ mod tests {
                 "Then 3 more."
             ]
         );
+    }
+
+    #[test]
+    fn prefix_filtered_jaccard_agrees_with_plain_jaccard() {
+        // every pair of subsets of a 10-element universe drawn from a fixed sequence, at
+        // thresholds on and between the attainable ratios
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut sets: Vec<Vec<u64>> = Vec::new();
+        for _ in 0..120 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut s: Vec<u64> = (0..10u64).filter(|b| x >> b & 1 == 1).collect();
+            s.sort_unstable();
+            sets.push(s);
+        }
+        for t in [0.3f32, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 1.0] {
+            for a in &sets {
+                for b in &sets {
+                    assert_eq!(
+                        jaccard_at_least(a, b, t),
+                        jaccard(a, b) >= t,
+                        "{a:?} {b:?} at {t}"
+                    );
+                }
+            }
+        }
     }
 }
