@@ -1,6 +1,7 @@
 //! The grouping core: weighted sparse feature vectors per article (entities and terms, IDF from
-//! the background plus the window), candidate pairs from an inverted index with capped postings,
-//! and agglomeration by group-average similarity with a time factor.
+//! the background plus the window with a word-frequency prior, topic damping by coherence),
+//! candidate pairs from an inverted index with capped postings, and agglomeration by
+//! group-average similarity with a time factor.
 //!
 //! Group-average linkage is what keeps unrelated stories apart: a bridge article that mentions
 //! both "Russia + doping" and "Russia + gas" can join one of them, but the two clusters only share
@@ -13,7 +14,12 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::features::{ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead};
+use super::features::{
+    ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead, prior_doc_frequency,
+};
+
+/// Words in a typical title and lead, for [`prior_doc_frequency`].
+const PRIOR_WORDS: f32 = 40.0;
 use super::{Background, GroupOptions, StoryArticle};
 
 /// A sparse vector: (feature id, weight), sorted by feature id.
@@ -135,12 +141,20 @@ pub(crate) fn prepare<'a>(
             wdf[f as usize] += 1;
         }
     }
+    // a feature is at least as common as general English usage predicts for `prior_docs`
+    // articles (see the option); the document count stays the window's and background's
+    let prior = opts.prior_docs.max(0.0) as f64;
     let n_docs = (bg.docs() + raw.len() as u64) as f64;
     let idf: Vec<f32> = names
         .iter()
         .zip(&wdf)
         .map(|(k, &d)| {
-            let df = (d + bg.df(k)) as f64;
+            let expected = if prior > 0.0 {
+                prior * prior_doc_frequency(k, PRIOR_WORDS) as f64
+            } else {
+                0.0
+            };
+            let df = (d + bg.df(k)) as f64 + expected;
             (1.0 + n_docs / df.max(1.0)).ln() as f32
         })
         .collect();
@@ -153,7 +167,7 @@ pub(crate) fn prepare<'a>(
             *outlet_ids.entry(articles[ix].outlet).or_insert(n)
         })
         .collect();
-    let vecs = raw
+    let mut vecs: Vec<SparseVec> = raw
         .into_iter()
         .map(|v| {
             let mut v: SparseVec = v
@@ -172,6 +186,9 @@ pub(crate) fn prepare<'a>(
             v
         })
         .collect();
+    if opts.topic_damping > 0.0 {
+        damp_topics(&mut vecs, names.len(), opts);
+    }
     Prepared {
         order,
         vecs,
@@ -180,6 +197,94 @@ pub(crate) fn prepare<'a>(
         times,
         outlets,
         leads,
+    }
+}
+
+/// Per feature: the mean cosine between the articles that contain it, leaving the feature itself
+/// out (1 for features in fewer than 3 articles). An event's features ("submarine", "Petito")
+/// occur in articles that resemble each other beyond that feature; a topic's ("Covid") and
+/// everyday words ("week", "tests") in articles that have little else in common.
+///
+/// Estimated cheaply: each article by its `COHERENCE_FEATURES` heaviest features, and a feature
+/// in more than `COHERENCE_SAMPLE` articles by that many of them, evenly spread.
+fn coherence(vecs: &[SparseVec], n_features: usize) -> Vec<f32> {
+    const COHERENCE_FEATURES: usize = 12;
+    const COHERENCE_SAMPLE: usize = 48;
+    let heads: Vec<SparseVec> = vecs
+        .iter()
+        .map(|v| {
+            let mut h = v.clone();
+            truncate_heaviest(&mut h, COHERENCE_FEATURES);
+            h
+        })
+        .collect();
+    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_features];
+    for (i, v) in vecs.iter().enumerate() {
+        for &(f, _) in v {
+            postings[f as usize].push(i as u32);
+        }
+    }
+    let mut dense = vec![0f32; n_features];
+    let mut touched: Vec<u32> = Vec::new();
+    postings
+        .iter()
+        .enumerate()
+        .map(|(f, list)| {
+            let n_all = list.len();
+            if n_all < 3 {
+                return 1.0;
+            }
+            let n = n_all.min(COHERENCE_SAMPLE);
+            // S = sum of the sampled heads without f; mean pairwise dot = (|S|^2 - sum |h|^2) / (n (n-1))
+            let mut self_sq = 0f32;
+            for k in 0..n {
+                let d = list[k * n_all / n];
+                for &(g, w) in &heads[d as usize] {
+                    if g as usize == f {
+                        continue;
+                    }
+                    if dense[g as usize] == 0.0 {
+                        touched.push(g);
+                    }
+                    dense[g as usize] += w;
+                    self_sq += w * w;
+                }
+            }
+            let mut s_sq = 0f32;
+            for &g in &touched {
+                s_sq += dense[g as usize] * dense[g as usize];
+                dense[g as usize] = 0.0;
+            }
+            touched.clear();
+            let mean_self = self_sq / n as f32;
+            let pair = (s_sq - self_sq).max(0.0) / (n * (n - 1)) as f32;
+            if mean_self > 0.0 {
+                pair / mean_self
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// Scales each feature by its coherence (see [`coherence`]) relative to `opts.topic_coherence`
+/// (capped at 1, raised to `opts.topic_damping`), then renormalises the vectors.
+fn damp_topics(vecs: &mut [SparseVec], n_features: usize, opts: &GroupOptions) {
+    let coh = coherence(vecs, n_features);
+    let factor: Vec<f32> = coh
+        .iter()
+        .map(|&c| {
+            (c / opts.topic_coherence)
+                .clamp(0.0, 1.0)
+                .powf(opts.topic_damping)
+        })
+        .collect();
+    for v in vecs.iter_mut() {
+        for x in v.iter_mut() {
+            x.1 *= factor[x.0 as usize];
+        }
+        v.retain(|x| x.1 > 0.0);
+        normalise(v);
     }
 }
 
@@ -783,4 +888,32 @@ fn refresh(
         sa: cls[ci].stamp,
         sb: cls[x as usize].stamp,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coherence_tells_an_event_word_from_a_topic_word() {
+        // features: 0 = "topic" (in six unrelated articles), 1 = "event" (in three articles that
+        // also share 2 and 3), 4.. = each article's own words
+        let mut vecs: Vec<SparseVec> = Vec::new();
+        for i in 0..3u32 {
+            vecs.push(vec![(0, 1.0), (1, 1.0), (2, 1.0), (3, 1.0), (10 + i, 1.0)]);
+        }
+        for i in 0..3u32 {
+            vecs.push(vec![(0, 1.0), (20 + 2 * i, 1.0), (21 + 2 * i, 1.0)]);
+        }
+        for v in &mut vecs {
+            normalise(v);
+        }
+        let coh = coherence(&vecs, 30);
+        assert!(coh[1] > 0.5, "{coh:?}");
+        assert!(coh[0] < 0.3, "{coh:?}");
+        assert_eq!(
+            coh[10], 1.0,
+            "a feature of fewer than three articles is left alone"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! Text features for story grouping: tokenising, stop words, light stemming, the lead of an
-//! article, and the background document frequencies ([`Background`]) that give features their
-//! rarity weight (IDF).
+//! article, the background document frequencies ([`Background`]) that give features their
+//! rarity weight (IDF), and the English word-frequency prior behind it on a cold start.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -280,6 +280,53 @@ fn stem_in_place(w: &mut String) {
     }
 }
 
+/// English word frequencies (per word of running text) from `data/wordfreq/en.tsv`, keyed as
+/// terms are (lower case, plurals folded by [`stem`]; the forms that fold together add up).
+fn word_frequencies() -> &'static FastMap<String, f32> {
+    static TABLE: &str = include_str!("../../data/wordfreq/en.tsv");
+    static MAP: OnceLock<FastMap<String, f32>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map: FastMap<String, f32> = FastMap::default();
+        let mut buf = String::new();
+        for line in TABLE.lines().filter(|l| !l.starts_with('#')) {
+            let Some((word, cb)) = line.split_once('\t') else {
+                continue;
+            };
+            let Ok(cb) = cb.trim().parse::<f32>() else {
+                continue;
+            };
+            lower_into(word, &mut buf);
+            if !buf.bytes().all(|b| b.is_ascii_digit()) {
+                stem_in_place(&mut buf);
+            }
+            *map.entry(buf.clone()).or_insert(0.0) += 10f32.powf(-cb / 100.0);
+        }
+        map
+    })
+}
+
+/// How often a feature is expected in a news article of about `words` words (title and lead)
+/// by general English usage: `1 - exp(-words * frequency)` for terms and one-word entities found
+/// in the word-frequency table, 0 for anything rarer or longer.
+pub(crate) fn prior_doc_frequency(key: &str, words: f32) -> f32 {
+    let word = if let Some(t) = key.strip_prefix(TERM_PREFIX) {
+        std::borrow::Cow::Borrowed(t)
+    } else if let Some(e) = key.strip_prefix(ENTITY_PREFIX) {
+        if e.contains(' ') {
+            return 0.0;
+        }
+        let mut w = e.to_string();
+        stem_in_place(&mut w);
+        std::borrow::Cow::Owned(w)
+    } else {
+        return 0.0;
+    };
+    match word_frequencies().get(word.as_ref()) {
+        Some(&f) => 1.0 - (-words * f).exp(),
+        None => 0.0,
+    }
+}
+
 fn is_stopword(w: &str) -> bool {
     static SET: OnceLock<HashSet<&'static str, BuildHasherDefault<FxHasher>>> = OnceLock::new();
     // short-circuit on length: every stop word has 2..=10 bytes
@@ -517,5 +564,23 @@ mod tests {
     #[test]
     fn lead_takes_first_paragraph() {
         assert_eq!(lead("  One two.\n\nThree."), "One two.");
+    }
+
+    #[test]
+    fn prior_knows_everyday_words_from_names() {
+        let p = |k: &str| prior_doc_frequency(k, 40.0);
+        // everyday words are expected in many articles, rarer words and names in few
+        assert!(
+            p("t:available") > 10.0 * p("t:submarine"),
+            "{}",
+            p("t:available")
+        );
+        assert!(p("t:said") > 0.02);
+        assert_eq!(p("t:zqxjvw"), 0.0);
+        // plurals fold into the stemmed key: "tests" adds to "test"
+        assert!(p("t:test") > p("t:tests"));
+        // one-word entities use the table, longer names are taken as rare
+        assert!(p("e:australia") > 0.0);
+        assert_eq!(p("e:gabby petito"), 0.0);
     }
 }

@@ -7,7 +7,10 @@
 //!
 //! How grouping works: each article becomes a sparse vector of canonical entity keys and stemmed
 //! title/lead terms, weighted by rarity (IDF over a [`Background`] of recent articles plus the
-//! window) and by place (title above body). An inverted index with capped postings yields each
+//! window, with general English word frequencies as a prior so that everyday words are not
+//! mistaken for rare ones on a cold start) and by place (title above body); features whose
+//! articles have nothing else in common (topics such as "Covid", everyday words) are damped by
+//! their coherence. An inverted index with capped postings yields each
 //! article's nearest neighbours; clusters are then agglomerated by a group-average similarity
 //! (half way between the cosine of their centroids and the mean pairwise cosine of their
 //! members) times a publication-time factor, so a story only absorbs what is similar to the story
@@ -76,6 +79,17 @@ pub struct GroupOptions {
     /// vector, so topics snowball; the mean pairwise cosine drops for it but also splits broad
     /// stories told in short headlines. The geometric mean of the two denominators sits between.
     pub average_linkage: f32,
+    /// Rarity prior: general English word frequencies (`data/wordfreq/en.tsv`) count as this
+    /// many further background articles, so that on a cold start (no stored background) everyday
+    /// words ("available", "ban", "tests") are not as rare as names. 0 disables.
+    pub prior_docs: f32,
+    /// Topic damping: a feature in three or more articles whose articles have a mean cosine
+    /// without it (its coherence) below `topic_coherence` is weighted by
+    /// `(coherence / topic_coherence)^topic_damping`. A topic ("Covid") or an everyday word links
+    /// articles that have nothing else in common; an event's words do not. 0 disables.
+    pub topic_damping: f32,
+    /// Coherence at and above which a feature is not damped (see `topic_damping`).
+    pub topic_coherence: f32,
     /// Candidate neighbours kept per article.
     pub neighbours: usize,
     /// Minimum pair similarity to be a candidate at all.
@@ -120,6 +134,9 @@ impl Default for GroupOptions {
             robust_merge: 0.75,
             same_outlet_weight: 0.5,
             average_linkage: 0.5,
+            prior_docs: 3000.0,
+            topic_damping: 1.0,
+            topic_coherence: 0.07,
             neighbours: 8,
             min_edge: 0.05,
             min_shared_features: 2,
