@@ -16,12 +16,7 @@ pub(crate) fn build(
     // (story, sort key pieces)
     let mut out: Vec<(Story, usize, String, i64)> = Vec::with_capacity(found.len());
     for f in found {
-        let n = norm(&f.sum).max(f32::MIN_POSITIVE);
-        let mut central: Vec<(f32, u32)> = f
-            .members
-            .iter()
-            .map(|&m| (dot(&p.vecs[m as usize], &f.sum) / n, m))
-            .collect();
+        let mut central = centrality(p, &f);
         central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
         let art = |m: u32| &articles[p.order[m as usize]];
         let members: Vec<usize> = central.iter().map(|&(_, m)| art(m).id).collect();
@@ -90,6 +85,59 @@ pub(crate) fn build(
             })
     });
     out.into_iter().map(|x| x.0).collect()
+}
+
+/// How central each member is to its story, as (score, member). A member's score is its mean
+/// cosine to its most similar fellow reports (`CORE_NEIGHBOURS`, or a third of the story if
+/// more), plus its cosine to the centroid as a small tie-breaker: the report that the other
+/// reports most closely resemble is the story's best headline. The centroid alone favours a
+/// report that matches the story's common names loosely over the event that several outlets
+/// actually reported (a piece on "life under the Taliban" over the reports of girls barred from
+/// school). Stories of one outlet, and stories too large to compare pairwise, use the centroid
+/// cosine alone.
+fn centrality(p: &Prepared<'_>, f: &Found) -> Vec<(f32, u32)> {
+    const CORE_NEIGHBOURS: usize = 3;
+    let n = norm(&f.sum).max(f32::MIN_POSITIVE);
+    let to_centroid: Vec<f32> = f
+        .members
+        .iter()
+        .map(|&m| dot(&p.vecs[m as usize], &f.sum) / n)
+        .collect();
+    let k = f.members.len();
+    let outlets = |m: u32| p.outlets[m as usize];
+    let multi = f
+        .members
+        .iter()
+        .any(|&m| outlets(m) != outlets(f.members[0]));
+    if !(3..=256).contains(&k) || !multi {
+        return to_centroid
+            .into_iter()
+            .zip(f.members.iter().copied())
+            .collect();
+    }
+    let mut sims: Vec<Vec<f32>> = vec![Vec::new(); k];
+    for i in 0..k {
+        for j in i + 1..k {
+            let (a, b) = (f.members[i], f.members[j]);
+            let s = dot(&p.vecs[a as usize], &p.vecs[b as usize]);
+            sims[i].push(s);
+            sims[j].push(s);
+        }
+    }
+    sims.iter_mut()
+        .zip(&to_centroid)
+        .zip(&f.members)
+        .map(|((v, &c), &m)| {
+            v.sort_by(|a, b| b.total_cmp(a));
+            let top = &v[..v.len().min(CORE_NEIGHBOURS.max(k / 3))];
+            let support = if top.is_empty() {
+                0.0
+            } else {
+                top.iter().sum::<f32>() / top.len() as f32
+            };
+            (support + 0.01 * c, m)
+        })
+        .collect()
 }
 
 /// The heaviest centroid features, L2-normalised, as namespaced keys.

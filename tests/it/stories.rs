@@ -580,6 +580,103 @@ fn regression_dates_grouped_unrelated_daily_features() {
     assert_eq!(stories.len(), 5, "{:?}", partition(&stories));
 }
 
+/// A realistic cold-start window: `n` single reports on unrelated subjects, each with its own
+/// rare words, spread over a day and 30 outlets.
+fn filler(n: usize) -> Vec<Owned> {
+    const SYL: [&str; 12] = [
+        "ka", "lo", "mi", "ren", "sta", "vor", "del", "qui", "ban", "tor", "eli", "gus",
+    ];
+    let word = |mut i: usize| {
+        let mut w = String::new();
+        for _ in 0..4 {
+            w.push_str(SYL[i % 12]);
+            i /= 12;
+        }
+        w
+    };
+    (0..n)
+        .map(|i| {
+            let title = format!(
+                "{} {} {}",
+                word(i * 7 + 1),
+                word(i * 7 + 2),
+                word(i * 7 + 3)
+            );
+            let text = format!(
+                "{} {} {}.",
+                word(i * 7 + 4),
+                word(i * 7 + 5),
+                word(i * 7 + 6)
+            );
+            art(
+                &title,
+                &text,
+                &format!("Outlet {}", i % 30),
+                T0 + (i as i64 * 97) % DAY,
+                vec![],
+            )
+        })
+        .collect()
+}
+
+/// Regression: the headline was the report closest to the story's centroid, and when reports
+/// about life under the Taliban joined the reports of girls barred from secondary school
+/// (2021-09-18 snapshot), the centroid was "Afghanistan + Taliban" and the headline a piece about
+/// life under the Taliban rather than the event several outlets reported.
+#[test]
+fn regression_headline_was_a_topic_piece_not_the_event() {
+    let afg = |title: bool| vec![ent("Afghanistan", L, title), ent("Taliban", O, title)];
+    let mut owned = filler(200);
+    let base = owned.len();
+    for (title, outlet) in [
+        (
+            "Taliban exclude girls from returning to secondary school in Afghanistan",
+            "GMA",
+        ),
+        (
+            "Afghanistan: girls excluded as Taliban reopen secondary schools",
+            "BBC",
+        ),
+        (
+            "Taliban bar girls from secondary school in Afghanistan",
+            "Daily Mail",
+        ),
+        (
+            "Life in Afghanistan under Taliban rule: security but no money",
+            "CNN",
+        ),
+        (
+            "Afghanistan economy under the Taliban: citizens scramble",
+            "Al Jazeera",
+        ),
+        ("Afghanistan's Taliban rule leaves dancers in hiding", "SMH"),
+        (
+            "Afghanistan's last Jew leaves as the Taliban take over",
+            "NYT",
+        ),
+        (
+            "UN chief on Afghanistan under the Taliban: everything went wrong",
+            "Guardian",
+        ),
+        (
+            "Stranded ally in Afghanistan hides from the Taliban",
+            "Reuters",
+        ),
+    ] {
+        owned.push(art(title, "", outlet, T0 + HOUR, afg(true)));
+    }
+    let stories = group(&view(&owned), &Background::new(), &GroupOptions::default());
+    let story = stories
+        .iter()
+        .find(|s| s.members.iter().filter(|&&m| m >= base).count() >= 6)
+        .expect("the Afghanistan reports form one story");
+    let headline = &owned[story.headline].title;
+    assert!(
+        headline.contains("girls") || headline.contains("Girls"),
+        "{headline}"
+    );
+}
+
 #[test]
 fn eval_uci_dev_reaches_floor() {
     let Some(shared) = shared_dir() else {
