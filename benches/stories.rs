@@ -161,6 +161,7 @@ fn group_window(bencher: divan::Bencher, n: usize) {
             url: None,
             published: s.published,
             entities: &s.entities,
+            language: None,
         })
         .collect();
     let bg = Background::new();

@@ -363,6 +363,7 @@ fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
             url: a.url.as_deref(),
             published: a.published.as_second(),
             entities: &a.entities,
+            language: a.language.as_deref(),
         });
     }
     Ok(bg)
@@ -419,6 +420,7 @@ pub fn build_digest(
             url: a.article.url.as_deref(),
             published: a.article.published.as_second(),
             entities: &a.article.entities,
+            language: a.article.language.as_deref(),
         })
         .collect();
     let groups = stories::group(&inputs, &bg, &GroupOptions::default());

@@ -125,6 +125,7 @@ fn run(dataset: &str, items: Vec<Item>, opts: &GroupOptions) -> BcubedReport {
             url: it.url.as_deref(),
             published: it.published,
             entities: es,
+            language: None,
         })
         .collect();
     let t1 = Instant::now();

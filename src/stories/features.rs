@@ -68,7 +68,7 @@ impl Background {
     /// Counts one article, extracting its features exactly as [`group`](super::group) does.
     pub fn add_article(&mut self, article: &StoryArticle) {
         let entity_keys = article.entities.iter().map(|e| e.key());
-        let terms = article_terms(article.title, article.text);
+        let terms = article_terms(article.title, article.text, article.language);
         self.add_document(entity_keys, terms);
     }
 
@@ -162,9 +162,10 @@ pub(crate) fn entity_key(name: &str, out: &mut String) {
 }
 
 /// The distinct terms of an article as used for grouping: title terms plus lead terms.
-pub fn article_terms(title: &str, text: &str) -> Vec<String> {
-    let mut v = terms(title);
-    v.extend(terms(lead(text)));
+/// `language` (ISO 639-1, as detected at ingest) adds that language's stop words.
+pub fn article_terms(title: &str, text: &str, language: Option<&str>) -> Vec<String> {
+    let mut v = terms_in(title, language);
+    v.extend(terms_in(lead(text), language));
     v.sort_unstable();
     v.dedup();
     v
@@ -194,21 +195,35 @@ pub fn lead(text: &str) -> &str {
 
 /// Lower-cased, stop-word-free, lightly stemmed word tokens of `s` (in order, with repeats).
 pub fn terms(s: &str) -> Vec<String> {
+    terms_in(s, None)
+}
+
+/// [`terms`] of a text in `language` (ISO 639-1): that language's stop words are dropped too.
+pub fn terms_in(s: &str, language: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = String::new();
-    for_each_term(s, &mut buf, |t| out.push(t.to_string()));
+    for_each_term(s, language, &mut buf, |t| out.push(t.to_string()));
     out
 }
 
-/// Calls `f` with each term of `s` as [`terms`] returns them, without allocating per word:
+/// Calls `f` with each term of `s` as [`terms_in`] returns them, without allocating per word:
 /// `buf` is the scratch space the term is built in.
-pub(crate) fn for_each_term(s: &str, buf: &mut String, mut f: impl FnMut(&str)) {
+pub(crate) fn for_each_term(
+    s: &str,
+    language: Option<&str>,
+    buf: &mut String,
+    mut f: impl FnMut(&str),
+) {
+    let foreign = language.and_then(foreign_stopwords);
     for w in s.split(|c: char| !c.is_alphanumeric()) {
         if w.is_empty() {
             continue;
         }
         lower_into(w, buf);
-        if buf.chars().count() < 2 || is_stopword(buf) {
+        if buf.chars().count() < 2
+            || is_stopword(buf)
+            || foreign.is_some_and(|set| set.contains(buf.as_str()))
+        {
             continue;
         }
         if buf.bytes().all(|b| b.is_ascii_digit()) {
@@ -325,6 +340,27 @@ pub(crate) fn prior_doc_frequency(key: &str, words: f32) -> f32 {
         Some(&f) => 1.0 - (-words * f).exp(),
         None => 0.0,
     }
+}
+
+/// Stop words of a language other than English (ISO 639-1 code), from the stopwords-iso lists
+/// of the `stop-words` crate; `None` for English (our own list, [`STOPWORDS`], is tuned for
+/// news and keeps words the ISO English list drops, such as "world" or "home") and for
+/// languages without a list. Function words of another language ("ng", "sa" in Tagalog) would
+/// otherwise link unrelated reports of the outlets that write in it.
+fn foreign_stopwords(language: &str) -> Option<&'static HashSet<&'static str>> {
+    type Sets = FastMap<&'static str, HashSet<&'static str>>;
+    static SETS: OnceLock<Sets> = OnceLock::new();
+    if language == "en" {
+        return None;
+    }
+    SETS.get_or_init(|| {
+        stop_words::available_languages()
+            .iter()
+            .filter(|&&l| l != "en")
+            .filter_map(|&l| Some((l, stop_words::lookup(l)?.iter().copied().collect())))
+            .collect()
+    })
+    .get(language)
 }
 
 fn is_stopword(w: &str) -> bool {
@@ -582,5 +618,20 @@ mod tests {
         // one-word entities use the table, longer names are taken as rare
         assert!(p("e:australia") > 0.0);
         assert_eq!(p("e:gabby petito"), 0.0);
+    }
+
+    #[test]
+    fn stop_words_of_the_article_language_are_dropped() {
+        let tl = "Mga mall sa Metro Manila dinagsa ng mga tao";
+        assert_eq!(
+            terms_in(tl, Some("tl")),
+            ["mall", "metro", "manila", "dinagsa", "tao"]
+        );
+        // without the language only English stop words go
+        assert!(terms(tl).contains(&"ng".to_string()));
+        // English keeps its own news-tuned list ("world" is a stop word in the ISO English list)
+        assert_eq!(terms_in("World news", Some("en")), ["world"]);
+        // unknown languages fall back to English only
+        assert_eq!(terms_in("World news", Some("xx")), ["world"]);
     }
 }

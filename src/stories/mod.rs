@@ -31,7 +31,7 @@ pub use continuity::{
     CONTINUATION_THRESHOLD, PreviousStory, TREND_MIN_COUNT, TREND_MIN_SCORE, Trend, continuation,
     continuation_with, follows, signature, trending,
 };
-pub use features::{Background, article_terms, lead, terms};
+pub use features::{Background, article_terms, lead, terms, terms_in};
 
 use crate::model::{Entity, EntityKind};
 
@@ -49,6 +49,9 @@ pub struct StoryArticle<'a> {
     /// Unix seconds, UTC.
     pub published: i64,
     pub entities: &'a [Entity],
+    /// ISO 639-1 language of the article when known (detected at ingest): its stop words are
+    /// dropped from the terms as well as the English ones.
+    pub language: Option<&'a str>,
 }
 
 /// Tuning of [`group`]. `Default` holds the tuned values.

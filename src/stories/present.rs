@@ -1,7 +1,7 @@
 //! Turns clusters into presentable [`Story`] values: centrality order and headline, outlets,
 //! shared entities, near-duplicate lines, an extractive summary, and the ranking.
 
-use super::cluster::{Found, Prepared, dot, norm};
+use super::cluster::{Found, Prepared, dense_dot, dot, norm};
 use super::features::{FastMap, for_each_word};
 use super::{GroupOptions, Section, Story, StoryArticle};
 use crate::model::EntityKind;
@@ -13,10 +13,12 @@ pub(crate) fn build(
     opts: &GroupOptions,
 ) -> Vec<Story> {
     let newest = articles.iter().map(|a| a.published).max().unwrap_or(0);
+    // zeroed scratch space indexed by feature id
+    let mut dense = vec![0f32; p.names.len()];
     // (story, sort key pieces)
     let mut out: Vec<(Story, usize, String, i64)> = Vec::with_capacity(found.len());
     for f in found {
-        let mut central = centrality(p, &f);
+        let mut central = centrality(p, &f, &mut dense);
         central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
         let art = |m: u32| &articles[p.order[m as usize]];
         let members: Vec<usize> = central.iter().map(|&(_, m)| art(m).id).collect();
@@ -95,7 +97,7 @@ pub(crate) fn build(
 /// actually reported (a piece on "life under the Taliban" over the reports of girls barred from
 /// school). Stories of one outlet, and stories too large to compare pairwise, use the centroid
 /// cosine alone.
-fn centrality(p: &Prepared<'_>, f: &Found) -> Vec<(f32, u32)> {
+fn centrality(p: &Prepared<'_>, f: &Found, dense: &mut [f32]) -> Vec<(f32, u32)> {
     const CORE_NEIGHBOURS: usize = 3;
     let n = norm(&f.sum).max(f32::MIN_POSITIVE);
     let to_centroid: Vec<f32> = f
@@ -117,11 +119,17 @@ fn centrality(p: &Prepared<'_>, f: &Found) -> Vec<(f32, u32)> {
     }
     let mut sims: Vec<Vec<f32>> = vec![Vec::new(); k];
     for i in 0..k {
+        let vi = &p.vecs[f.members[i] as usize];
+        for &(x, w) in vi {
+            dense[x as usize] = w;
+        }
         for j in i + 1..k {
-            let (a, b) = (f.members[i], f.members[j]);
-            let s = dot(&p.vecs[a as usize], &p.vecs[b as usize]);
+            let s = dense_dot(dense, &p.vecs[f.members[j] as usize]);
             sims[i].push(s);
             sims[j].push(s);
+        }
+        for &(x, _) in vi {
+            dense[x as usize] = 0.0;
         }
     }
     sims.iter_mut()

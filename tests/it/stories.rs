@@ -474,7 +474,7 @@ fn background_rarity_lowers_common_entities() {
     for _ in 0..500 {
         bg.add_document(
             ["united states".to_string()],
-            article_terms("United States government says", ""),
+            article_terms("United States government says", "", None),
         );
     }
     assert_eq!(bg.docs(), 500);
@@ -617,6 +617,47 @@ fn filler(n: usize) -> Vec<Owned> {
             )
         })
         .collect()
+}
+
+/// Regression: Tagalog function words ("ng", "sa", "mga", "ang") linked unrelated items of the
+/// Philippine outlets into one story (2021-09-18 snapshot: a shooting in Butuan, a talent show
+/// winner and Covid-19 segments). Short items are often not detected at ingest; they take the
+/// language their outlet's other items were detected in.
+#[test]
+fn regression_tagalog_function_words_grouped_unrelated_items() {
+    let mut owned = filler(200);
+    let base = owned.len();
+    for (title, outlet, detected) in [
+        (
+            "Babaeng negosyante, patay nang barilin ng sariling kapatid sa Butuan",
+            "GMA",
+            true,
+        ),
+        (
+            "Grand winner ng Tawag ng Tanghalan, di makapaniwala sa pagkapanalo",
+            "ABS-CBN",
+            false,
+        ),
+        (
+            "Mga mall sa Maynila dinagsa ng mga mamimili sa unang Sabado",
+            "ABS-CBN",
+            true,
+        ),
+        (
+            "Hitman na sangkot sa mga pamamaril sa Calabarzon, huli ng pulisya",
+            "GMA",
+            false,
+        ),
+    ] {
+        let mut a = art(title, "", outlet, T0 + HOUR, vec![]);
+        a.language = detected.then(|| "tl".to_string());
+        owned.push(a);
+    }
+    let stories = group(&view(&owned), &Background::new(), &GroupOptions::default());
+    for s in &stories {
+        let ours: Vec<&usize> = s.members.iter().filter(|&&m| m >= base).collect();
+        assert!(ours.len() <= 1, "{ours:?}");
+    }
 }
 
 /// Regression: the headline was the report closest to the story's centroid, and when reports

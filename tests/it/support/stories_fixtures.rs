@@ -13,6 +13,8 @@ pub struct Owned {
     pub outlet: String,
     pub published: i64,
     pub entities: Vec<Entity>,
+    /// Detected language (ISO 639-1), `None` when not detected.
+    pub language: Option<String>,
 }
 
 /// 2024-03-01T08:00:00Z.
@@ -39,6 +41,7 @@ pub fn art(title: &str, text: &str, outlet: &str, published: i64, entities: Vec<
         outlet: outlet.to_string(),
         published,
         entities,
+        language: None,
     }
 }
 
@@ -55,6 +58,7 @@ pub fn view(owned: &[Owned]) -> Vec<StoryArticle<'_>> {
             url: None,
             published: o.published,
             entities: &o.entities,
+            language: o.language.as_deref(),
         })
         .collect()
 }
