@@ -209,31 +209,30 @@ pub(crate) fn prepare<'a>(
 /// occur in articles that resemble each other beyond that feature; a topic's ("Covid") and
 /// everyday words ("week", "tests") in articles that have little else in common.
 ///
-/// Estimated cheaply: each article by its `COHERENCE_FEATURES` heaviest features, and a feature
-/// in more than `COHERENCE_SAMPLE` articles by that many of them, evenly spread.
+/// Estimated cheaply: each article by its `COHERENCE_FEATURES` heaviest features (its head), and a
+/// feature in more than `COHERENCE_SAMPLE` articles by that many of them, evenly spread.
 fn coherence(vecs: &[SparseVec], n_features: usize) -> Vec<f32> {
     const COHERENCE_FEATURES: usize = 12;
     const COHERENCE_SAMPLE: usize = 48;
-    let heads: Vec<SparseVec> = vecs
-        .iter()
-        .map(|v| {
-            let mut h = v.clone();
-            truncate_heaviest(&mut h, COHERENCE_FEATURES);
-            h
-        })
-        .collect();
-    let mut postings: Vec<Vec<u32>> = vec![Vec::new(); n_features];
-    for (i, v) in vecs.iter().enumerate() {
-        for &(f, _) in v {
-            postings[f as usize].push(i as u32);
-        }
+    // each article's heaviest features, back to back
+    let mut head_start: Vec<usize> = Vec::with_capacity(vecs.len() + 1);
+    let mut heads: SparseVec = Vec::with_capacity(vecs.len() * COHERENCE_FEATURES);
+    let mut scratch: SparseVec = Vec::new();
+    for v in vecs {
+        head_start.push(heads.len());
+        scratch.clear();
+        scratch.extend_from_slice(v);
+        truncate_heaviest(&mut scratch, COHERENCE_FEATURES);
+        heads.extend_from_slice(&scratch);
     }
+    head_start.push(heads.len());
+    let head = |d: u32| &heads[head_start[d as usize]..head_start[d as usize + 1]];
+    let postings = Postings::new(vecs, n_features, |d, _| d);
     let mut dense = vec![0f32; n_features];
     let mut touched: Vec<u32> = Vec::new();
-    postings
-        .iter()
-        .enumerate()
-        .map(|(f, list)| {
+    (0..n_features)
+        .map(|f| {
+            let list = postings.of(f);
             let n_all = list.len();
             if n_all < 3 {
                 return 1.0;
@@ -243,7 +242,7 @@ fn coherence(vecs: &[SparseVec], n_features: usize) -> Vec<f32> {
             let mut self_sq = 0f32;
             for k in 0..n {
                 let d = list[k * n_all / n];
-                for &(g, w) in &heads[d as usize] {
+                for &(g, w) in head(d) {
                     if g as usize == f {
                         continue;
                     }
@@ -311,6 +310,41 @@ fn outlet_languages<'a>(articles: &[StoryArticle<'a>]) -> FastMap<&'a str, &'a s
         }
     }
     best.into_iter().map(|(o, (l, _))| (o, l)).collect()
+}
+
+/// An inverted index in one allocation: the entries of feature `f` are
+/// `items[start[f]..start[f + 1]]`, in article order.
+struct Postings<T> {
+    start: Vec<usize>,
+    items: Vec<T>,
+}
+
+impl<T: Copy + Default> Postings<T> {
+    /// Indexes `vecs` (article `d`'s entry for feature `f` with weight `w` is `entry(d, w)`).
+    fn new(vecs: &[SparseVec], n_features: usize, entry: impl Fn(u32, f32) -> T) -> Self {
+        let mut start = vec![0usize; n_features + 1];
+        for v in vecs {
+            for &(f, _) in v {
+                start[f as usize + 1] += 1;
+            }
+        }
+        for f in 0..n_features {
+            start[f + 1] += start[f];
+        }
+        let mut fill = start.clone();
+        let mut items = vec![T::default(); start[n_features]];
+        for (d, v) in vecs.iter().enumerate() {
+            for &(f, w) in v {
+                items[fill[f as usize]] = entry(d as u32, w);
+                fill[f as usize] += 1;
+            }
+        }
+        Postings { start, items }
+    }
+
+    fn of(&self, f: usize) -> &[T] {
+        &self.items[self.start[f]..self.start[f + 1]]
+    }
 }
 
 pub(crate) fn normalise(v: &mut SparseVec) {
@@ -459,12 +493,7 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
 /// postings), with the time factor applied.
 fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>> {
     let n = p.vecs.len();
-    let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); p.names.len()];
-    for (i, v) in p.vecs.iter().enumerate() {
-        for &(f, w) in v {
-            postings[f as usize].push((i as u32, w));
-        }
-    }
+    let postings = Postings::new(&p.vecs, p.names.len(), |d, w| (d, w));
     let mut acc = vec![0f32; n];
     let mut shared = vec![0u16; n];
     let mut touched: Vec<u32> = Vec::new();
@@ -482,7 +511,7 @@ fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>> {
             probe.truncate(opts.probe_features);
         }
         for &(f, w) in &probe {
-            let list = &postings[f as usize];
+            let list = postings.of(f as usize);
             if list.len() > opts.max_postings {
                 continue;
             }
