@@ -746,12 +746,23 @@ fn truncate_heaviest(v: &mut SparseVec, k: usize) {
 /// centroids; β = 1 is the mean pairwise cosine of the members (UPGMA), which unlike the centroid
 /// cosine drops for a diffuse cluster whose members point in many directions.
 fn linkage_denominator(a: &Cl, b: &Cl, opts: &GroupOptions) -> f32 {
-    let cos = a.norm * b.norm;
+    linkage_denominator_of(a.norm, b.norm, a.members.len(), b.members.len(), opts)
+}
+
+/// [`linkage_denominator`] from the sums' norms and the member counts.
+fn linkage_denominator_of(
+    norm_a: f32,
+    norm_b: f32,
+    n_a: usize,
+    n_b: usize,
+    opts: &GroupOptions,
+) -> f32 {
+    let cos = norm_a * norm_b;
     let beta = opts.average_linkage;
     if beta <= 0.0 {
         return cos;
     }
-    let pairs = (a.members.len() * b.members.len()) as f32;
+    let pairs = (n_a * n_b) as f32;
     if beta >= 1.0 {
         return pairs;
     }
@@ -801,10 +812,10 @@ fn same_outlet_dot(p: &Prepared<'_>, a: &Cl, b: &Cl) -> f32 {
     s
 }
 
-/// The lowest cosine between clusters `c` (its sum loaded in `dense`) and `x`, given their dot
-/// product `d`, when any one member of either is left out. Clusters of more than 64 members are
-/// not scanned (one member cannot sway them much). `dense_x` is zeroed scratch space for `x`'s
-/// sum, zeroed again on return.
+/// The lowest linkage similarity (see [`linkage_denominator`]) between clusters `c` (its sum
+/// loaded in `dense`) and `x`, given their dot product `d`, when any one member of either is left
+/// out. Clusters of more than 64 members are not scanned (one member cannot sway them much).
+/// `dense_x` is zeroed scratch space for `x`'s sum, zeroed again on return.
 fn leave_one_out(
     p: &Prepared<'_>,
     c: &Cl,
@@ -812,8 +823,9 @@ fn leave_one_out(
     d: f32,
     dense: &[f32],
     dense_x: &mut [f32],
+    opts: &GroupOptions,
 ) -> f32 {
-    let mut worst = d / (c.norm * x.norm).max(f32::MIN_POSITIVE);
+    let mut worst = d / linkage_denominator(c, x, opts).max(f32::MIN_POSITIVE);
     if c.members.len() > 64 && x.members.len() > 64 {
         return worst;
     }
@@ -832,7 +844,13 @@ fn leave_one_out(
             // v's contribution to d is its dot with the other side's sum
             let (contrib, own_dot) = if own_is_c { (vx, vc) } else { (vc, vx) };
             let n_own = (side.norm * side.norm - 2.0 * own_dot + vv).max(0.0).sqrt();
-            let denom = n_own * other.norm;
+            let denom = linkage_denominator_of(
+                n_own,
+                other.norm,
+                side.members.len() - 1,
+                other.members.len(),
+                opts,
+            );
             let cos = if denom > 0.0 {
                 (d - contrib) / denom
             } else {
@@ -913,7 +931,7 @@ fn refresh(
                     break;
                 }
                 let ft = time_factor(cc.t0, cc.t1, cx.t0, cx.t1, opts);
-                let robust = leave_one_out(p, cc, cx, dots[i], dense, dense_x) * ft;
+                let robust = leave_one_out(p, cc, cx, dots[i], dense, dense_x, opts) * ft;
                 if robust >= opts.robust_merge * opts.threshold {
                     break;
                 }

@@ -67,9 +67,9 @@ pub struct GroupOptions {
     /// Cohesion test after agglomeration: a member of a story of three or more whose cosine to the
     /// rest of the story is below `cohesion * threshold` is split off (0 disables).
     pub cohesion: f32,
-    /// Robust merges: two multi-report clusters merge only if their similarity stays at least
-    /// `robust_merge * threshold` with any one report of either left out, so a single bridge
-    /// article cannot chain two stories (0 disables).
+    /// Robust merges: two multi-report clusters merge only if their linkage similarity (the same
+    /// measure as merges use) stays at least `robust_merge * threshold` with any one report of
+    /// either left out, so a single bridge article cannot chain two stories (0 disables).
     pub robust_merge: f32,
     /// Weight of the similarity between two reports of the same outlet. An outlet's recurring
     /// series ("Covid-19 update", "Best of cartoons, September 19") and its own follow-ups share
@@ -134,7 +134,7 @@ impl Default for GroupOptions {
             time_grace_secs: 86_400,
             time_scale_secs: 2.0 * 86_400.0,
             cohesion: 1.0,
-            robust_merge: 0.75,
+            robust_merge: 0.6,
             same_outlet_weight: 0.5,
             average_linkage: 0.5,
             prior_docs: 3000.0,
