@@ -17,10 +17,10 @@ use std::collections::BinaryHeap;
 use super::features::{
     ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead, prior_doc_frequency,
 };
+use super::{Background, GroupOptions, StoryArticle};
 
 /// Words in a typical title and lead, for [`prior_doc_frequency`].
 const PRIOR_WORDS: f32 = 40.0;
-use super::{Background, GroupOptions, StoryArticle};
 
 /// A sparse vector: (feature id, weight), sorted by feature id.
 pub(crate) type SparseVec = Vec<(u32, f32)>;

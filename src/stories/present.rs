@@ -278,6 +278,7 @@ fn word_hashes(s: &str, buf: &mut String, out: &mut Vec<u64>) {
         }));
     });
 }
+
 fn jaccard(a: &[u64], b: &[u64]) -> f32 {
     if a.is_empty() && b.is_empty() {
         return 1.0;
@@ -297,8 +298,6 @@ fn jaccard(a: &[u64], b: &[u64]) -> f32 {
     inter as f32 / (a.len() + b.len() - inter) as f32
 }
 
-/// Collapses exact and near-duplicate reports (syndicated copies) into lines, keeping the order of
-/// `ordered` (most central first). Stories larger than 400 reports only collapse identical titles.
 /// Whether `jaccard(a, b) >= t` for sorted sets, with the prefix filter of similarity joins
 /// first: if the Jaccard similarity reaches `t`, the sets share an element among the first
 /// `|a| - ceil(t |a|) + 1` of `a` and the first `|b| - ceil(t |b|) + 1` of `b` (in sorted
@@ -334,6 +333,8 @@ fn jaccard_at_least(a: &[u64], b: &[u64], t: f32) -> bool {
     common && jaccard(a, b) >= t
 }
 
+/// Collapses exact and near-duplicate reports (syndicated copies) into lines, keeping the order of
+/// `ordered` (most central first). Stories larger than 400 reports only collapse identical titles.
 fn duplicate_lines(
     articles: &[StoryArticle],
     p: &Prepared<'_>,
