@@ -18,9 +18,13 @@ use super::features::{
     ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead, prior_doc_frequency,
 };
 use super::{Background, GroupOptions, StoryArticle};
+use crate::model::EntityKind;
 
 /// Words in a typical title and lead, for [`prior_doc_frequency`].
 const PRIOR_WORDS: f32 = 40.0;
+
+/// Distinct first-mention words kept per place entity (see [`Prepared::place_words`]).
+const MAX_SURFACES: usize = 8;
 
 /// A sparse vector: (feature id, weight), sorted by feature id.
 pub(crate) type SparseVec = Vec<(u32, f32)>;
@@ -42,6 +46,12 @@ pub(crate) struct Prepared<'a> {
     pub outlets: Vec<u32>,
     /// Leads ([`lead`]) by canonical position.
     pub leads: Vec<&'a str>,
+    /// Feature ids of each article's place entities (kind location), by canonical position.
+    pub places: Vec<Vec<u32>>,
+    /// Place entity feature id -> the term feature ids of the words it is written with: its
+    /// name's words and the words of its first mentions ("e:china" -> "t:china", "t:chinese").
+    /// The entity and these terms are one concept, see [`member_cohesion`].
+    pub place_words: FastMap<u32, Vec<u32>>,
 }
 
 /// Canonical order: by time, then by content, then by the caller's id; independent of the order
@@ -69,6 +79,9 @@ pub(crate) fn prepare<'a>(
     let order = canonical_order(articles);
     let mut ids: FastMap<String, u32> = FastMap::default();
     let mut ents: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
+    let mut places: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
+    // place entity id -> the words of its first mentions ("Chinese" for China)
+    let mut surfaces: FastMap<u32, Vec<String>> = FastMap::default();
     let mut ekey = String::new();
     let mut names: Vec<String> = Vec::new();
     let mut raw: Vec<SparseVec> = Vec::with_capacity(order.len());
@@ -103,6 +116,7 @@ pub(crate) fn prepare<'a>(
                 v.push((intern(&key, &mut ids), weight));
             });
         }
+        let mut pids = Vec::new();
         let mut eids = Vec::with_capacity(a.entities.len());
         for e in a.entities {
             let w = if e.in_title {
@@ -116,9 +130,20 @@ pub(crate) fn prepare<'a>(
             key.push_str(&ekey);
             let id = intern(&key, &mut ids);
             eids.push(id);
+            if e.kind == EntityKind::Location {
+                pids.push(id);
+                let list = surfaces.entry(id).or_default();
+                if let Some(w) = surface_word(a.title, a.text, e.first_offset)
+                    && list.len() < MAX_SURFACES
+                    && !list.iter().any(|x| x == w)
+                {
+                    list.push(w.to_string());
+                }
+            }
             v.push((id, w));
         }
         ents.push(eids);
+        places.push(pids);
         // one weight per feature: title and lead occurrences add up, repeats within a part don't
         v.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
         let mut merged: SparseVec = Vec::with_capacity(v.len());
@@ -138,6 +163,26 @@ pub(crate) fn prepare<'a>(
             }
         }
         raw.push(merged);
+    }
+    let mut place_words: FastMap<u32, Vec<u32>> = FastMap::default();
+    for (id, mentions) in surfaces {
+        let name = names[id as usize]
+            .strip_prefix(ENTITY_PREFIX)
+            .unwrap_or_default();
+        let mut ts: Vec<u32> = Vec::new();
+        for s in std::iter::once(name).chain(mentions.iter().map(String::as_str)) {
+            for_each_term(s, None, &mut word, |t| {
+                key.clear();
+                key.push_str(TERM_PREFIX);
+                key.push_str(t);
+                if let Some(&tid) = ids.get(key.as_str()) {
+                    ts.push(tid);
+                }
+            });
+        }
+        ts.sort_unstable();
+        ts.dedup();
+        place_words.insert(id, ts);
     }
     let mut wdf = vec![0u64; names.len()];
     for v in &raw {
@@ -201,7 +246,22 @@ pub(crate) fn prepare<'a>(
         times,
         outlets,
         leads,
+        places,
+        place_words,
     }
+}
+
+/// The word at byte `offset` of `title + "\n\n" + text` (an entity's first mention).
+fn surface_word<'a>(title: &'a str, text: &'a str, offset: usize) -> Option<&'a str> {
+    let rest = if offset < title.len() {
+        title.get(offset..)?
+    } else {
+        text.get(offset.checked_sub(title.len() + 2)?..)?
+    };
+    let end = rest
+        .find(|c: char| !c.is_alphanumeric())
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
 }
 
 /// Per feature: the mean cosine between the articles that contain it, leaving the feature itself
@@ -670,47 +730,93 @@ pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
         }
     }
     let mut out: Vec<Found> = Vec::new();
-    for mut c in cls.into_iter().filter(|c| c.alive) {
-        c.members.sort_unstable();
-        if c.members.len() >= 3 && opts.cohesion > 0.0 {
-            // cohesion test: every member must resemble the rest of its story
+    let mut scratch: Vec<f32> = Vec::new();
+    let tested = opts.cohesion > 0.0 || opts.concept_cohesion > 0.0;
+    for c in cls.into_iter().filter(|c| c.alive) {
+        let mut members = c.members;
+        let mut sum = c.sum;
+        members.sort_unstable();
+        // cohesion test: every member must resemble the rest of its story, and not through one
+        // place alone; repeated until no member fails (the rest changes as members leave), and a
+        // story left with fewer than two members falls apart
+        while tested && members.len() >= 3 {
             let min = opts.cohesion * opts.threshold;
-            for &(f, w) in &c.sum {
+            let min_beyond_place = opts.concept_cohesion * opts.threshold;
+            for &(f, w) in &sum {
                 dense[f as usize] = w;
             }
-            let s2 = c.norm * c.norm;
-            let (keep, eject): (Vec<u32>, Vec<u32>) = c.members.iter().partition(|&&m| {
-                let v = &p.vecs[m as usize];
-                let d = dense_dot(&dense, v);
-                let vv: f32 = v.iter().map(|x| x.1 * x.1).sum();
-                // cos(v, S - v) = (v.S - v.v) / |S - v|
-                let rest = (s2 - 2.0 * d + vv).max(0.0).sqrt();
-                rest > 0.0 && (d - vv) / (rest * vv.sqrt().max(f32::MIN_POSITIVE)) >= min
+            let s2: f32 = sum.iter().map(|x| x.1 * x.1).sum();
+            let (keep, eject): (Vec<u32>, Vec<u32>) = members.iter().partition(|&&m| {
+                let (all, beyond_place) = member_cohesion(p, m as usize, &dense, s2, &mut scratch);
+                all >= min && (opts.concept_cohesion <= 0.0 || beyond_place >= min_beyond_place)
             });
-            for &(f, _) in &c.sum {
+            for &(f, _) in &sum {
                 dense[f as usize] = 0.0;
             }
-            if !eject.is_empty() && keep.len() >= 2 {
-                let mut sum: SparseVec = Vec::new();
-                for &m in &keep {
-                    sum = add_into(&sum, &p.vecs[m as usize]);
-                }
-                out.push(Found { members: keep, sum });
-                for m in eject {
-                    out.push(Found {
-                        members: vec![m],
-                        sum: p.vecs[m as usize].clone(),
-                    });
-                }
-                continue;
+            if eject.is_empty() {
+                break;
             }
+            for m in eject {
+                out.push(Found {
+                    members: vec![m],
+                    sum: p.vecs[m as usize].clone(),
+                });
+            }
+            sum = Vec::new();
+            for &m in &keep {
+                sum = add_into(&sum, &p.vecs[m as usize]);
+            }
+            members = keep;
         }
-        out.push(Found {
-            members: c.members,
-            sum: c.sum,
-        });
+        if members.len() == 1 {
+            out.push(Found {
+                sum: p.vecs[members[0] as usize].clone(),
+                members,
+            });
+        } else if !members.is_empty() {
+            out.push(Found { members, sum });
+        }
     }
     out
+}
+
+/// How well article `m` fits the story whose sum `S` is loaded in `dense` (`s2 = |S|²`): its
+/// cosine to the rest of the story, `cos(v, S − v)`, and the same cosine without the place that
+/// contributes most to it. A place is one concept however it is written: the entity, the words of
+/// its name and the words it is mentioned by ("China", "china", "chinese"). A report that
+/// resembles a story only through a place ("California", "Auckland") is news from that place,
+/// not part of that story; a name of a person or an organisation is specific enough on its own.
+fn member_cohesion(
+    p: &Prepared<'_>,
+    m: usize,
+    dense: &[f32],
+    s2: f32,
+    contrib: &mut Vec<f32>,
+) -> (f32, f32) {
+    let v = &p.vecs[m];
+    // each feature's share of v · (S − v)
+    contrib.clear();
+    contrib.extend(v.iter().map(|&(f, w)| w * (dense[f as usize] - w)));
+    let shared: f32 = contrib.iter().sum();
+    let vv: f32 = v.iter().map(|x| x.1 * x.1).sum();
+    let rest = (s2 - 2.0 * (shared + vv) + vv).max(0.0).sqrt();
+    let denom = rest * vv.sqrt();
+    if denom <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let at = |f: u32| v.binary_search_by(|x| x.0.cmp(&f)).ok();
+    let mut place = 0f32;
+    for &e in &p.places[m] {
+        let Some(ie) = at(e) else { continue };
+        let mut c = contrib[ie];
+        for &t in p.place_words.get(&e).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(it) = at(t) {
+                c += contrib[it];
+            }
+        }
+        place = place.max(c);
+    }
+    (shared / denom, (shared - place) / denom)
 }
 
 /// Merges two sorted lists into one sorted list.
@@ -965,6 +1071,23 @@ fn refresh(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn surface_word_reads_the_mention_in_title_or_text() {
+        let (title, text) = (
+            "US offers Chinese students code names",
+            "Students from China.",
+        );
+        assert_eq!(surface_word(title, text, 10), Some("Chinese"));
+        assert_eq!(
+            surface_word(title, text, title.len() + 2 + 14),
+            Some("China")
+        );
+        assert_eq!(surface_word(title, text, title.len() + 1), None);
+        assert_eq!(surface_word(title, text, 10_000), None);
+        // an offset inside a multi-byte character is not a mention
+        assert_eq!(surface_word("Tāmaki Makaurau", "", 2), None);
+    }
 
     #[test]
     fn coherence_tells_an_event_word_from_a_topic_word() {

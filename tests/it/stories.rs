@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use digestif::model::EntityKind::{Location as L, Misc as M, Organization as O, Person as P};
+use digestif::model::Entity;
+use digestif::model::EntityKind::{self, Location as L, Misc as M, Organization as O, Person as P};
 use digestif::stories::{
     Background, GroupOptions, PreviousStory, Section, Story, article_terms, continuation, follows,
     group, signature, trending,
@@ -715,6 +716,150 @@ fn regression_headline_was_a_topic_piece_not_the_event() {
     assert!(
         headline.contains("girls") || headline.contains("Girls"),
         "{headline}"
+    );
+}
+
+/// An entity as the tagger finds it: first mentioned where `name` (or `surface`, such as
+/// "Chinese" for China) first occurs in `title + "\n\n" + text`.
+fn ent_at(name: &str, surface: &str, kind: EntityKind, title: &str, text: &str) -> Entity {
+    let full = format!("{title}\n\n{text}");
+    let mut e = ent(name, kind, title.contains(surface));
+    e.first_offset = full.find(surface).unwrap_or(0);
+    e
+}
+
+/// Regression: reports that share nothing but a place with a story joined it (2021-09-18
+/// snapshot: "U.S. Forest Service to reopen … California's national forests" and a police
+/// indictment in the California recall story; the Auckland items of three outlets, a vaccine bus,
+/// a found baby and a maternity death, formed one story). The entity and the words of the place
+/// ("California", "california") counted as two shared features and outweighed everything else.
+#[test]
+fn regression_place_only_reports_joined_a_story() {
+    let mut owned = filler(200);
+    let base = owned.len();
+    let place = |title: &str, text: &str, names: &[(&str, &str)]| -> Vec<Entity> {
+        names
+            .iter()
+            .map(|(n, s)| ent_at(n, s, L, title, text))
+            .collect()
+    };
+    let recall = [
+        (
+            "California overwhelmingly rejects recall, keeps Newsom as governor",
+            "LA Times",
+        ),
+        (
+            "Newsom defeats California recall election by a landslide",
+            "CNN",
+        ),
+        (
+            "California recall: Newsom survives Republican-led effort to oust him",
+            "BBC",
+        ),
+        (
+            "What the Newsom recall result means for California Democrats",
+            "NYT",
+        ),
+        (
+            "California voters keep Newsom in recall election",
+            "Reuters",
+        ),
+    ];
+    for (title, outlet) in recall {
+        let mut es = place(title, "", &[("California", "California")]);
+        es.push(ent_at("Gavin Newsom", "Newsom", P, title, ""));
+        owned.push(art(title, "", outlet, T0 + HOUR, es));
+    }
+    let california_only = [
+        (
+            "U.S. Forest Service to reopen all but 5 of California's national forests",
+            "LA Times",
+        ),
+        (
+            "California police officers accused of beating teen in rare indictment",
+            "Fox",
+        ),
+    ];
+    for (title, outlet) in california_only {
+        let es = place(title, "", &[("California", "California")]);
+        owned.push(art(title, "", outlet, T0 + 2 * HOUR, es));
+    }
+    let auckland = [
+        (
+            "Vaccine buses set to hit hard-to-reach Auckland community",
+            "1News",
+        ),
+        (
+            "Baby found in Auckland as search for her mother continues",
+            "RNZ",
+        ),
+        (
+            "Auckland maternity death: family still waiting to say goodbye",
+            "NZ Herald",
+        ),
+        (
+            "Auckland lockdown: is level 3 the toughest decision yet?",
+            "Stuff",
+        ),
+    ];
+    for (title, outlet) in auckland {
+        let es = place(title, "", &[("Auckland", "Auckland")]);
+        owned.push(art(title, "", outlet, T0 + 3 * HOUR, es));
+    }
+    // a place written as an adjective is the same place: "Chinese" shares only China
+    let china = [
+        (
+            "China's Three Gorges Dam faces biggest flood test",
+            "Al Jazeera",
+        ),
+        ("Flooding pounds China's Three Gorges Dam", "WSJ"),
+        ("Three Gorges Dam in China braces for record flood", "BBC"),
+    ];
+    for (title, outlet) in china {
+        let es = place(title, "", &[("China", "China")]);
+        owned.push(art(title, "", outlet, T0 + HOUR, es));
+    }
+    let chinese = "US universities offer Chinese students code names";
+    owned.push(art(
+        chinese,
+        "Students from China will be given codes instead of their names.",
+        "SMH",
+        T0 + HOUR,
+        place(chinese, "", &[("China", "Chinese")]),
+    ));
+    let view = view(&owned);
+    let story_of = |stories: &[Story], id: usize| -> BTreeSet<usize> {
+        stories
+            .iter()
+            .find(|s| s.members.contains(&id))
+            .map(|s| s.members.iter().copied().collect())
+            .unwrap_or_default()
+    };
+    let recall_ids: BTreeSet<usize> = (base..base + 5).collect();
+    let dam_ids: BTreeSet<usize> = (base + 11..base + 14).collect();
+    let stories = group(&view, &Background::new(), &GroupOptions::default());
+    assert_eq!(story_of(&stories, base), recall_ids);
+    assert_eq!(story_of(&stories, base + 11), dam_ids);
+    // the California-only, Auckland and "Chinese students" reports stand alone
+    for (id, a) in owned.iter().enumerate().skip(base + 5) {
+        if !dam_ids.contains(&id) {
+            assert_eq!(story_of(&stories, id).len(), 1, "{}", a.title);
+        }
+    }
+    // the same window without the place test groups the place-only reports
+    let loose = GroupOptions {
+        concept_cohesion: 0.0,
+        ..GroupOptions::default()
+    };
+    let stories = group(&view, &Background::new(), &loose);
+    assert_eq!(story_of(&stories, base), (base..base + 7).collect());
+    assert_eq!(
+        story_of(&stories, base + 7),
+        (base + 7..base + 11).collect()
+    );
+    assert_eq!(
+        story_of(&stories, base + 11),
+        (base + 11..base + 15).collect()
     );
 }
 
