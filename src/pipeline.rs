@@ -353,9 +353,9 @@ fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
     let from = sub(window_start, Duration::from_secs(BACKGROUND_DAYS * 86_400));
     let articles =
         ctx.with_store(|s| s.articles_published_between(from, window_start, BACKGROUND_LIMIT))?;
-    let mut bg = Background::new();
-    for a in &articles {
-        bg.add_article(&StoryArticle {
+    let view: Vec<StoryArticle> = articles
+        .iter()
+        .map(|a| StoryArticle {
             id: 0,
             title: &a.title,
             text: &a.text,
@@ -364,8 +364,10 @@ fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
             published: a.published.as_second(),
             entities: &a.entities,
             language: a.language.as_deref(),
-        });
-    }
+        })
+        .collect();
+    let mut bg = Background::new();
+    bg.add_articles(&view);
     Ok(bg)
 }
 

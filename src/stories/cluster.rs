@@ -15,7 +15,8 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::features::{
-    ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead, prior_doc_frequency,
+    ENTITY_PREFIX, FastMap, TERM_PREFIX, entity_key, for_each_term, lead, outlet_languages,
+    prior_doc_frequency,
 };
 use super::{Background, GroupOptions, StoryArticle};
 use crate::model::EntityKind;
@@ -349,27 +350,6 @@ fn damp_topics(vecs: &mut [SparseVec], n_features: usize, opts: &GroupOptions) {
         v.retain(|x| x.1 > 0.0);
         normalise(v);
     }
-}
-
-/// Per outlet, the language other than English its articles in the window were most often
-/// detected in (ties to the smaller code). An article whose language was not detected (short
-/// titles often are not) is taken to be in it for stop words: an outlet that writes in Tagalog
-/// does so in its undetected items too, and its English items lose only a few short words.
-fn outlet_languages<'a>(articles: &[StoryArticle<'a>]) -> FastMap<&'a str, &'a str> {
-    let mut counts: FastMap<(&'a str, &'a str), usize> = FastMap::default();
-    for a in articles {
-        if let Some(l) = a.language.filter(|&l| l != "en") {
-            *counts.entry((a.outlet, l)).or_insert(0) += 1;
-        }
-    }
-    let mut best: FastMap<&'a str, (&'a str, usize)> = FastMap::default();
-    for ((outlet, l), n) in counts {
-        let e = best.entry(outlet).or_insert((l, n));
-        if n > e.1 || (n == e.1 && l < e.0) {
-            *e = (l, n);
-        }
-    }
-    best.into_iter().map(|(o, (l, _))| (o, l)).collect()
 }
 
 /// An inverted index in one allocation: the entries of feature `f` are

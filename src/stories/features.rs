@@ -65,11 +65,28 @@ impl Background {
         }
     }
 
-    /// Counts one article, extracting its features exactly as [`group`](super::group) does.
+    /// Counts one article, extracting its features as [`group`](super::group) does. Prefer
+    /// [`add_articles`](Self::add_articles) for a batch: it also gives an article without a
+    /// detected language its outlet's language, as grouping does.
     pub fn add_article(&mut self, article: &StoryArticle) {
         let entity_keys = article.entities.iter().map(|e| e.key());
         let terms = article_terms(article.title, article.text, article.language);
         self.add_document(entity_keys, terms);
+    }
+
+    /// Counts a batch of articles exactly as [`group`](super::group) extracts their features: an
+    /// article without a detected language takes the non-English language its outlet's other
+    /// articles in the batch were detected in, so that function words of short undetected items
+    /// ("ng", "sa") are not counted as rare words.
+    pub fn add_articles(&mut self, articles: &[StoryArticle]) {
+        let outlet_language = outlet_languages(articles);
+        for a in articles {
+            let language = a
+                .language
+                .or_else(|| outlet_language.get(a.outlet).copied());
+            let terms = article_terms(a.title, a.text, language);
+            self.add_document(a.entities.iter().map(|e| e.key()), terms);
+        }
     }
 
     /// Number of documents counted.
@@ -88,6 +105,27 @@ impl Background {
         v.sort_unstable();
         v
     }
+}
+
+/// Per outlet, the language other than English its articles in the window were most often
+/// detected in (ties to the smaller code). An article whose language was not detected (short
+/// titles often are not) is taken to be in it for stop words: an outlet that writes in Tagalog
+/// does so in its undetected items too, and its English items lose only a few short words.
+pub(crate) fn outlet_languages<'a>(articles: &[StoryArticle<'a>]) -> FastMap<&'a str, &'a str> {
+    let mut counts: FastMap<(&'a str, &'a str), usize> = FastMap::default();
+    for a in articles {
+        if let Some(l) = a.language.filter(|&l| l != "en") {
+            *counts.entry((a.outlet, l)).or_insert(0) += 1;
+        }
+    }
+    let mut best: FastMap<&'a str, (&'a str, usize)> = FastMap::default();
+    for ((outlet, l), n) in counts {
+        let e = best.entry(outlet).or_insert((l, n));
+        if n > e.1 || (n == e.1 && l < e.0) {
+            *e = (l, n);
+        }
+    }
+    best.into_iter().map(|(o, (l, _))| (o, l)).collect()
 }
 
 /// A small fast hasher (FxHash) for the internal maps; iteration order is never used for output.
@@ -618,6 +656,39 @@ mod tests {
         // one-word entities use the table, longer names are taken as rare
         assert!(p("e:australia") > 0.0);
         assert_eq!(p("e:gabby petito"), 0.0);
+    }
+
+    #[test]
+    fn background_batch_gives_undetected_items_their_outlets_language() {
+        let art = |title: &'static str, language: Option<&'static str>| StoryArticle {
+            id: 0,
+            title,
+            text: "",
+            outlet: "GMA",
+            url: None,
+            published: 0,
+            entities: &[],
+            language,
+        };
+        let batch = [
+            art("Mga mall sa Maynila dinagsa ng mga mamimili", Some("tl")),
+            art("Hitman na sangkot sa pamamaril, huli ng pulisya", None),
+        ];
+        let mut one_by_one = Background::new();
+        for a in &batch {
+            one_by_one.add_article(a);
+        }
+        assert_eq!(
+            one_by_one.df("t:ng"),
+            1,
+            "the undetected item alone keeps 'ng'"
+        );
+        let mut bg = Background::new();
+        bg.add_articles(&batch);
+        assert_eq!(bg.docs(), 2);
+        assert_eq!(bg.df("t:ng"), 0);
+        assert_eq!(bg.df("t:sa"), 0);
+        assert_eq!(bg.df("t:hitman"), 1);
     }
 
     #[test]
