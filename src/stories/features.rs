@@ -425,6 +425,7 @@ const STOPWORDS: &[&str] = &[
     "amid",
     "an",
     "and",
+    "anti",
     "any",
     "apr",
     "april",
@@ -454,6 +455,7 @@ const STOPWORDS: &[&str] = &[
     "down",
     "during",
     "each",
+    "ex",
     "feb",
     "february",
     "few",
@@ -501,12 +503,14 @@ const STOPWORDS: &[&str] = &[
     "mr",
     "mrs",
     "ms",
+    "multi",
     "must",
     "my",
     "myself",
     "new",
     "news",
     "no",
+    "non",
     "nor",
     "not",
     "nov",
@@ -527,11 +531,13 @@ const STOPWORDS: &[&str] = &[
     "out",
     "over",
     "own",
+    "pre",
     "said",
     "same",
     "saturday",
     "say",
     "says",
+    "semi",
     "sep",
     "sept",
     "september",
@@ -689,6 +695,13 @@ mod tests {
         assert_eq!(bg.df("t:ng"), 0);
         assert_eq!(bg.df("t:sa"), 0);
         assert_eq!(bg.df("t:hitman"), 1);
+    }
+
+    #[test]
+    fn hyphenated_prefixes_are_not_words() {
+        // "anti" of "anti-lockdown" and of "anti-nuclear" is not a shared topic
+        assert_eq!(terms("anti-lockdown protesters"), ["lockdown", "protester"]);
+        assert_eq!(terms("non-profit ex-husband"), ["profit", "husband"]);
     }
 
     #[test]
