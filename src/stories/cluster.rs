@@ -24,7 +24,7 @@ use crate::model::EntityKind;
 /// Words in a typical title and lead, for [`prior_doc_frequency`].
 const PRIOR_WORDS: f32 = 40.0;
 
-/// Distinct first-mention words kept per place entity (see [`Prepared::place_words`]).
+/// Distinct first-mention words kept per place entity (see [`Prepared::name_words`]).
 const MAX_SURFACES: usize = 8;
 
 /// A sparse vector: (feature id, weight), sorted by feature id.
@@ -49,10 +49,10 @@ pub(crate) struct Prepared<'a> {
     pub leads: Vec<&'a str>,
     /// Feature ids of each article's place entities (kind location), by canonical position.
     pub places: Vec<Vec<u32>>,
-    /// Place entity feature id -> the term feature ids of the words it is written with: its
-    /// name's words and the words of its first mentions ("e:china" -> "t:china", "t:chinese").
-    /// The entity and these terms are one concept, see [`member_cohesion`].
-    pub place_words: FastMap<u32, Vec<u32>>,
+    /// Entity feature id -> the term feature ids of the words it is written with: its name's
+    /// words ("e:gavin newsom" -> "t:gavin", "t:newsom") and, for a place, the words of its first
+    /// mentions ("e:china" -> "t:china", "t:chinese"). See [`member_cohesion`].
+    pub name_words: FastMap<u32, Vec<u32>>,
 }
 
 /// Canonical order: by time, then by content, then by the caller's id; independent of the order
@@ -81,7 +81,7 @@ pub(crate) fn prepare<'a>(
     let mut ids: FastMap<String, u32> = FastMap::default();
     let mut ents: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
     let mut places: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
-    // place entity id -> the words of its first mentions ("Chinese" for China)
+    // place entity id -> the words of its first mentions other than its name ("Chinese")
     let mut surfaces: FastMap<u32, Vec<String>> = FastMap::default();
     let mut ekey = String::new();
     let mut names: Vec<String> = Vec::new();
@@ -135,6 +135,7 @@ pub(crate) fn prepare<'a>(
                 pids.push(id);
                 let list = surfaces.entry(id).or_default();
                 if let Some(w) = surface_word(a.title, a.text, e.first_offset)
+                    && !e.name.contains(w)
                     && list.len() < MAX_SURFACES
                     && !list.iter().any(|x| x == w)
                 {
@@ -165,11 +166,13 @@ pub(crate) fn prepare<'a>(
         }
         raw.push(merged);
     }
-    let mut place_words: FastMap<u32, Vec<u32>> = FastMap::default();
-    for (id, mentions) in surfaces {
-        let name = names[id as usize]
-            .strip_prefix(ENTITY_PREFIX)
-            .unwrap_or_default();
+    let mut name_words: FastMap<u32, Vec<u32>> = FastMap::default();
+    for (id, name) in names.iter().enumerate() {
+        let Some(name) = name.strip_prefix(ENTITY_PREFIX) else {
+            continue;
+        };
+        let id = id as u32;
+        let mentions = surfaces.get(&id).map(Vec::as_slice).unwrap_or_default();
         let mut ts: Vec<u32> = Vec::new();
         for s in std::iter::once(name).chain(mentions.iter().map(String::as_str)) {
             for_each_term(s, None, &mut word, |t| {
@@ -183,7 +186,7 @@ pub(crate) fn prepare<'a>(
         }
         ts.sort_unstable();
         ts.dedup();
-        place_words.insert(id, ts);
+        name_words.insert(id, ts);
     }
     let mut wdf = vec![0u64; names.len()];
     for v in &raw {
@@ -248,7 +251,7 @@ pub(crate) fn prepare<'a>(
         outlets,
         leads,
         places,
-        place_words,
+        name_words,
     }
 }
 
@@ -431,6 +434,26 @@ pub(crate) fn dense_dot(dense: &[f32], v: &[(u32, f32)]) -> f32 {
         *a += dense[f as usize] * w;
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// The sum of the members' vectors, added up in `dense` (zeroed scratch, zeroed again): linear in
+/// the members' features, where merging sorted vectors one by one is quadratic in the members.
+fn sum_of(p: &Prepared<'_>, members: &[u32], dense: &mut [f32]) -> SparseVec {
+    let mut touched: Vec<u32> = Vec::new();
+    for &m in members {
+        for &(f, w) in &p.vecs[m as usize] {
+            // weights are positive: zero means not seen yet
+            if dense[f as usize] == 0.0 {
+                touched.push(f);
+            }
+            dense[f as usize] += w;
+        }
+    }
+    touched.sort_unstable();
+    touched
+        .into_iter()
+        .map(|f| (f, std::mem::take(&mut dense[f as usize])))
+        .collect()
 }
 
 fn add_into(a: &SparseVec, b: &SparseVec) -> SparseVec {
@@ -711,24 +734,27 @@ pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
     }
     let mut out: Vec<Found> = Vec::new();
     let mut scratch: Vec<f32> = Vec::new();
-    let tested = opts.cohesion > 0.0 || opts.concept_cohesion > 0.0;
+    let tested = opts.cohesion > 0.0 || opts.place_cohesion > 0.0 || opts.word_cohesion > 0.0;
     for c in cls.into_iter().filter(|c| c.alive) {
         let mut members = c.members;
         let mut sum = c.sum;
         members.sort_unstable();
         // cohesion test: every member must resemble the rest of its story, and not through one
-        // place alone; repeated until no member fails (the rest changes as members leave), and a
-        // story left with fewer than two members falls apart
+        // place or one word alone; repeated until no member fails (the rest changes as members
+        // leave), and a story left with fewer than two members falls apart
         while tested && members.len() >= 3 {
             let min = opts.cohesion * opts.threshold;
-            let min_beyond_place = opts.concept_cohesion * opts.threshold;
+            let min_place = opts.place_cohesion * opts.threshold;
+            let min_word = opts.word_cohesion * opts.threshold;
             for &(f, w) in &sum {
                 dense[f as usize] = w;
             }
             let s2: f32 = sum.iter().map(|x| x.1 * x.1).sum();
             let (keep, eject): (Vec<u32>, Vec<u32>) = members.iter().partition(|&&m| {
-                let (all, beyond_place) = member_cohesion(p, m as usize, &dense, s2, &mut scratch);
-                all >= min && (opts.concept_cohesion <= 0.0 || beyond_place >= min_beyond_place)
+                let fit = member_cohesion(p, m as usize, &dense, s2, &mut scratch);
+                fit.all >= min
+                    && (opts.place_cohesion <= 0.0 || fit.beyond_place >= min_place)
+                    && (opts.word_cohesion <= 0.0 || fit.beyond_word >= min_word)
             });
             for &(f, _) in &sum {
                 dense[f as usize] = 0.0;
@@ -742,10 +768,7 @@ pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
                     sum: p.vecs[m as usize].clone(),
                 });
             }
-            sum = Vec::new();
-            for &m in &keep {
-                sum = add_into(&sum, &p.vecs[m as usize]);
-            }
+            sum = sum_of(p, &keep, &mut dense);
             members = keep;
         }
         if members.len() == 1 {
@@ -760,19 +783,33 @@ pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
     out
 }
 
+/// How well a report fits its story, see [`member_cohesion`].
+struct Fit {
+    /// Cosine to the rest of the story.
+    all: f32,
+    /// The same without the place that contributes most.
+    beyond_place: f32,
+    /// The same without the word (a term that is not part of a name) that contributes most.
+    beyond_word: f32,
+}
+
 /// How well article `m` fits the story whose sum `S` is loaded in `dense` (`s2 = |S|²`): its
-/// cosine to the rest of the story, `cos(v, S − v)`, and the same cosine without the place that
-/// contributes most to it. A place is one concept however it is written: the entity, the words of
-/// its name and the words it is mentioned by ("China", "china", "chinese"). A report that
-/// resembles a story only through a place ("California", "Auckland") is news from that place,
-/// not part of that story; a name of a person or an organisation is specific enough on its own.
+/// cosine to the rest of the story, `cos(v, S − v)`, and the same cosine without the place, and
+/// without the everyday word, that contributes most to it.
+///
+/// A place is one concept however it is written: the entity, the words of its name and the words
+/// it is first mentioned by ("China", "china", "chinese"). A report that resembles a story only
+/// through a place ("California", "Auckland") is news from that place, not part of that story;
+/// one that resembles it only through one word ("booster", "guilty") is on the same subject, not
+/// the same event. A name of a person or an organisation is specific enough on its own and is
+/// never left out. `contrib` is scratch space.
 fn member_cohesion(
     p: &Prepared<'_>,
     m: usize,
     dense: &[f32],
     s2: f32,
     contrib: &mut Vec<f32>,
-) -> (f32, f32) {
+) -> Fit {
     let v = &p.vecs[m];
     // each feature's share of v · (S − v)
     contrib.clear();
@@ -782,21 +819,41 @@ fn member_cohesion(
     let rest = (s2 - 2.0 * (shared + vv) + vv).max(0.0).sqrt();
     let denom = rest * vv.sqrt();
     if denom <= 0.0 {
-        return (0.0, 0.0);
+        return Fit {
+            all: 0.0,
+            beyond_place: 0.0,
+            beyond_word: 0.0,
+        };
     }
+    let words_of = |e: &u32| p.name_words.get(e).map(Vec::as_slice).unwrap_or_default();
     let at = |f: u32| v.binary_search_by(|x| x.0.cmp(&f)).ok();
     let mut place = 0f32;
     for &e in &p.places[m] {
         let Some(ie) = at(e) else { continue };
         let mut c = contrib[ie];
-        for &t in p.place_words.get(&e).map(Vec::as_slice).unwrap_or_default() {
+        for &t in words_of(&e) {
             if let Some(it) = at(t) {
                 c += contrib[it];
             }
         }
         place = place.max(c);
     }
-    (shared / denom, (shared - place) / denom)
+    // the largest contribution of a term that is not a word of one of m's names (checked only
+    // for a contribution that would be the largest so far: a few times per article)
+    let mut word = 0f32;
+    for (&(f, _), &c) in v.iter().zip(contrib.iter()) {
+        if c > word
+            && p.names[f as usize].starts_with(TERM_PREFIX)
+            && !p.ents[m].iter().any(|e| words_of(e).contains(&f))
+        {
+            word = c;
+        }
+    }
+    Fit {
+        all: shared / denom,
+        beyond_place: (shared - place) / denom,
+        beyond_word: (shared - word) / denom,
+    }
 }
 
 /// Merges two sorted lists into one sorted list.

@@ -69,10 +69,15 @@ pub struct GroupOptions {
     pub cohesion: f32,
     /// Place cohesion: a member of a story of three or more whose cosine to the rest of the
     /// story without the place that contributes most (the entity with the words it is written
-    /// with: "China", "china", "chinese") is below `concept_cohesion * threshold` is split off.
+    /// with: "China", "china", "chinese") is below `place_cohesion * threshold` is split off.
     /// A report that shares only "California" with the recall story is news from California,
     /// not part of that story (0 disables).
-    pub concept_cohesion: f32,
+    pub place_cohesion: f32,
+    /// Word cohesion: likewise without the one word (a term that is not part of a name of the
+    /// report's entities) that contributes most, against `word_cohesion * threshold`. A vaccine
+    /// explainer that shares only "booster" with the report of an F.D.A. panel vote is on the
+    /// same subject, not the same event (0 disables).
+    pub word_cohesion: f32,
     /// Robust merges: two multi-report clusters merge only if their linkage similarity (the same
     /// measure as merges use) stays at least `robust_merge * threshold` with any one report of
     /// either left out, so a single bridge article cannot chain two stories (0 disables).
@@ -140,7 +145,8 @@ impl Default for GroupOptions {
             time_grace_secs: 86_400,
             time_scale_secs: 2.0 * 86_400.0,
             cohesion: 1.0,
-            concept_cohesion: 0.3,
+            place_cohesion: 0.3,
+            word_cohesion: 0.1,
             robust_merge: 0.6,
             same_outlet_weight: 0.5,
             average_linkage: 0.5,

@@ -848,7 +848,7 @@ fn regression_place_only_reports_joined_a_story() {
     }
     // the same window without the place test groups the place-only reports
     let loose = GroupOptions {
-        concept_cohesion: 0.0,
+        place_cohesion: 0.0,
         ..GroupOptions::default()
     };
     let stories = group(&view, &Background::new(), &loose);
@@ -860,6 +860,79 @@ fn regression_place_only_reports_joined_a_story() {
     assert_eq!(
         story_of(&stories, base + 11),
         (base + 11..base + 15).collect()
+    );
+}
+
+/// Regression: a vaccine explainer that shared only the word "booster" (and a topic word of the
+/// window, "vaccine", damped to almost nothing) joined the story of the F.D.A. panel's vote on
+/// boosters (2021-09-18 snapshot): one everyday word is a subject, not an event.
+#[test]
+fn regression_one_word_explainer_joined_an_event() {
+    let mut owned = filler(200);
+    let base = owned.len();
+    let fda = |title: &str, text: &str| {
+        vec![
+            ent_at("F.D.A.", "F.D.A.", O, title, text),
+            ent_at("Pfizer", "Pfizer", O, title, text),
+        ]
+    };
+    for (title, text, outlet) in [
+        (
+            "F.D.A. panel recommends Pfizer boosters for those over 65",
+            "An F.D.A. advisory panel voted to recommend a Pfizer vaccine booster for older people.",
+            "NYT",
+        ),
+        (
+            "F.D.A. advisers reject Pfizer boosters for all adults",
+            "The F.D.A. panel voted against a vaccine booster for everyone over 16.",
+            "CNN",
+        ),
+        (
+            "Pfizer booster backed by F.D.A. panel only for over-65s",
+            "An advisory panel of the F.D.A. backed a Pfizer booster for people over 65.",
+            "BBC",
+        ),
+        (
+            "F.D.A. panel vote on Pfizer boosters sets back Biden plan",
+            "The F.D.A. panel's vote on Pfizer boosters narrows the White House plan.",
+            "WSJ",
+        ),
+    ] {
+        owned.push(art(title, text, outlet, T0 + HOUR, fda(title, text)));
+    }
+    owned.push(art(
+        "Is it safe to vaccinate our child? And other questions",
+        "We answer questions about vaccinating children, boosters and other topics.",
+        "BBC",
+        T0 + 2 * HOUR,
+        vec![],
+    ));
+    let view = view(&owned);
+    let fda_story = |opts: &GroupOptions| -> BTreeSet<usize> {
+        group(&view, &Background::new(), opts)
+            .into_iter()
+            .find(|s| s.members.contains(&base))
+            .map(|s| s.members.into_iter().collect())
+            .unwrap_or_default()
+    };
+    // one shared feature is enough to be a candidate here, so that only the word test decides
+    let linked = GroupOptions {
+        min_shared_features: 1,
+        ..GroupOptions::default()
+    };
+    let explainer = owned.len() - 1;
+    assert_eq!(
+        fda_story(&GroupOptions::default()),
+        (base..base + 4).collect()
+    );
+    assert_eq!(fda_story(&linked), (base..base + 4).collect());
+    let loose = GroupOptions {
+        word_cohesion: 0.0,
+        ..linked
+    };
+    assert_eq!(
+        fda_story(&loose),
+        (base..base + 4).chain([explainer]).collect()
     );
 }
 
