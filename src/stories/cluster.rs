@@ -1,7 +1,8 @@
 //! The grouping core: weighted sparse feature vectors per article (entities and terms, IDF from
 //! the background plus the window with a word-frequency prior, topic damping by coherence),
-//! candidate pairs from an inverted index with capped postings, and agglomeration by
-//! group-average similarity with a time factor.
+//! candidate pairs from an inverted index with capped postings, agglomeration by group-average
+//! similarity with a time factor, and the final cohesion, place and word tests on each story's
+//! members ([`member_cohesion`]).
 //!
 //! Group-average linkage is what keeps unrelated stories apart: a bridge article that mentions
 //! both "Russia + doping" and "Russia + gas" can join one of them, but the two clusters only share

@@ -301,14 +301,15 @@ pub(crate) fn for_each_word(s: &str, buf: &mut String, mut f: impl FnMut(&str)) 
     }
 }
 
-/// Harman's "S" stemmer: folds regular plurals only, which is safe for names and headlines.
+/// [`stem_in_place`] on an owned word (tests).
 #[cfg(test)]
 pub(crate) fn stem(mut w: String) -> String {
     stem_in_place(&mut w);
     w
 }
 
-/// [`stem`] on a buffer.
+/// Harman's "S" stemmer, in place: folds regular plurals only, which is safe for names and
+/// headlines.
 fn stem_in_place(w: &mut String) {
     let n = w.len();
     if n > 4 && w.ends_with("ies") && !w.ends_with("eies") && !w.ends_with("aies") {
@@ -334,7 +335,7 @@ fn stem_in_place(w: &mut String) {
 }
 
 /// English word frequencies (per word of running text) from `data/wordfreq/en.tsv`, keyed as
-/// terms are (lower case, plurals folded by [`stem`]; the forms that fold together add up).
+/// terms are (lower case, plurals folded by [`stem_in_place`]; the forms that fold together add up).
 fn word_frequencies() -> &'static FastMap<String, f32> {
     static TABLE: &str = include_str!("../../data/wordfreq/en.tsv");
     static MAP: OnceLock<FastMap<String, f32>> = OnceLock::new();

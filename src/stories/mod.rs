@@ -19,7 +19,8 @@
 //! September 19") share boilerplate, not a story. Two guards back this up: multi-report clusters
 //! merge only if the merge survives leaving out any single report (a bridge article cannot glue
 //! two stories), and a final cohesion test splits off members that do not resemble the rest of
-//! their story.
+//! their story, or resemble it only through one place ("California") or one everyday word
+//! ("booster"); names of people and organisations are never left out.
 
 mod cluster;
 mod continuity;
