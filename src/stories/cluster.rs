@@ -134,13 +134,13 @@ pub(crate) fn prepare<'a>(
             eids.push(id);
             if e.kind == EntityKind::Location {
                 pids.push(id);
-                let list = surfaces.entry(id).or_default();
                 if let Some(w) = surface_word(a.title, a.text, e.first_offset)
                     && !e.name.contains(w)
-                    && list.len() < MAX_SURFACES
-                    && !list.iter().any(|x| x == w)
                 {
-                    list.push(w.to_string());
+                    let list = surfaces.entry(id).or_default();
+                    if list.len() < MAX_SURFACES && !list.iter().any(|x| x == w) {
+                        list.push(w.to_string());
+                    }
                 }
             }
             v.push((id, w));
@@ -736,6 +736,9 @@ pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
     let mut out: Vec<Found> = Vec::new();
     let mut scratch: Vec<f32> = Vec::new();
     let tested = opts.cohesion > 0.0 || opts.place_cohesion > 0.0 || opts.word_cohesion > 0.0;
+    let min = opts.cohesion * opts.threshold;
+    let min_place = opts.place_cohesion * opts.threshold;
+    let min_word = opts.word_cohesion * opts.threshold;
     for c in cls.into_iter().filter(|c| c.alive) {
         let mut members = c.members;
         let mut sum = c.sum;
@@ -744,9 +747,6 @@ pub(crate) fn cluster(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Found> {
         // place or one word alone; repeated until no member fails (the rest changes as members
         // leave), and a story left with fewer than two members falls apart
         while tested && members.len() >= 3 {
-            let min = opts.cohesion * opts.threshold;
-            let min_place = opts.place_cohesion * opts.threshold;
-            let min_word = opts.word_cohesion * opts.threshold;
             for &(f, w) in &sum {
                 dense[f as usize] = w;
             }

@@ -69,9 +69,7 @@ impl Background {
     /// [`add_articles`](Self::add_articles) for a batch: it also gives an article without a
     /// detected language its outlet's language, as grouping does.
     pub fn add_article(&mut self, article: &StoryArticle) {
-        let entity_keys = article.entities.iter().map(|e| e.key());
-        let terms = article_terms(article.title, article.text, article.language);
-        self.add_document(entity_keys, terms);
+        self.add_articles(std::slice::from_ref(article));
     }
 
     /// Counts a batch of articles exactly as [`group`](super::group) extracts their features: an

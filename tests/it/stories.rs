@@ -737,10 +737,19 @@ fn ent_at(name: &str, surface: &str, kind: EntityKind, title: &str, text: &str) 
 fn regression_place_only_reports_joined_a_story() {
     let mut owned = filler(200);
     let base = owned.len();
-    let place = |title: &str, text: &str, names: &[(&str, &str)]| -> Vec<Entity> {
-        names
+    // reports whose only entity is the place `name`, mentioned as `name` in the title
+    let place_only = |name: &str, at: i64, items: &[(&str, &str)]| -> Vec<Owned> {
+        items
             .iter()
-            .map(|(n, s)| ent_at(n, s, L, title, text))
+            .map(|&(title, outlet)| {
+                art(
+                    title,
+                    "",
+                    outlet,
+                    at,
+                    vec![ent_at(name, name, L, title, "")],
+                )
+            })
             .collect()
     };
     let recall = [
@@ -765,67 +774,67 @@ fn regression_place_only_reports_joined_a_story() {
             "Reuters",
         ),
     ];
-    for (title, outlet) in recall {
-        let mut es = place(title, "", &[("California", "California")]);
-        es.push(ent_at("Gavin Newsom", "Newsom", P, title, ""));
-        owned.push(art(title, "", outlet, T0 + HOUR, es));
+    for mut a in place_only("California", T0 + HOUR, &recall) {
+        a.entities
+            .push(ent_at("Gavin Newsom", "Newsom", P, &a.title, ""));
+        owned.push(a);
     }
-    let california_only = [
-        (
-            "U.S. Forest Service to reopen all but 5 of California's national forests",
-            "LA Times",
-        ),
-        (
-            "California police officers accused of beating teen in rare indictment",
-            "Fox",
-        ),
-    ];
-    for (title, outlet) in california_only {
-        let es = place(title, "", &[("California", "California")]);
-        owned.push(art(title, "", outlet, T0 + 2 * HOUR, es));
-    }
-    let auckland = [
-        (
-            "Vaccine buses set to hit hard-to-reach Auckland community",
-            "1News",
-        ),
-        (
-            "Baby found in Auckland as search for her mother continues",
-            "RNZ",
-        ),
-        (
-            "Auckland maternity death: family still waiting to say goodbye",
-            "NZ Herald",
-        ),
-        (
-            "Auckland lockdown: is level 3 the toughest decision yet?",
-            "Stuff",
-        ),
-    ];
-    for (title, outlet) in auckland {
-        let es = place(title, "", &[("Auckland", "Auckland")]);
-        owned.push(art(title, "", outlet, T0 + 3 * HOUR, es));
-    }
+    owned.extend(place_only(
+        "California",
+        T0 + 2 * HOUR,
+        &[
+            (
+                "U.S. Forest Service to reopen all but 5 of California's national forests",
+                "LA Times",
+            ),
+            (
+                "California police officers accused of beating teen in rare indictment",
+                "Fox",
+            ),
+        ],
+    ));
+    owned.extend(place_only(
+        "Auckland",
+        T0 + 3 * HOUR,
+        &[
+            (
+                "Vaccine buses set to hit hard-to-reach Auckland community",
+                "1News",
+            ),
+            (
+                "Baby found in Auckland as search for her mother continues",
+                "RNZ",
+            ),
+            (
+                "Auckland maternity death: family still waiting to say goodbye",
+                "NZ Herald",
+            ),
+            (
+                "Auckland lockdown: is level 3 the toughest decision yet?",
+                "Stuff",
+            ),
+        ],
+    ));
+    owned.extend(place_only(
+        "China",
+        T0 + HOUR,
+        &[
+            (
+                "China's Three Gorges Dam faces biggest flood test",
+                "Al Jazeera",
+            ),
+            ("Flooding pounds China's Three Gorges Dam", "WSJ"),
+            ("Three Gorges Dam in China braces for record flood", "BBC"),
+        ],
+    ));
     // a place written as an adjective is the same place: "Chinese" shares only China
-    let china = [
-        (
-            "China's Three Gorges Dam faces biggest flood test",
-            "Al Jazeera",
-        ),
-        ("Flooding pounds China's Three Gorges Dam", "WSJ"),
-        ("Three Gorges Dam in China braces for record flood", "BBC"),
-    ];
-    for (title, outlet) in china {
-        let es = place(title, "", &[("China", "China")]);
-        owned.push(art(title, "", outlet, T0 + HOUR, es));
-    }
     let chinese = "US universities offer Chinese students code names";
     owned.push(art(
         chinese,
         "Students from China will be given codes instead of their names.",
         "SMH",
         T0 + HOUR,
-        place(chinese, "", &[("China", "Chinese")]),
+        vec![ent_at("China", "Chinese", L, chinese, "")],
     ));
     let view = view(&owned);
     let story_of = |stories: &[Story], id: usize| -> BTreeSet<usize> {
