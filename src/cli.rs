@@ -128,6 +128,8 @@ enum EvalCommand {
 enum StoryFormat {
     Uci,
     Basil,
+    /// A folder of labelled feed snapshots (`gold-stories-dev.json`, `manifest.tsv`).
+    Snapshots,
 }
 
 #[derive(Subcommand, Debug)]
@@ -591,6 +593,16 @@ fn eval(cmd: &EvalCommand) -> anyhow::Result<u8> {
             let report = match format {
                 StoryFormat::Uci => crate::stories::eval::eval_uci(file),
                 StoryFormat::Basil => crate::stories::eval::eval_basil(file),
+                StoryFormat::Snapshots => {
+                    let report = crate::devdata::eval_snapshots(
+                        file,
+                        &[],
+                        &crate::stories::GroupOptions::default(),
+                    )
+                    .with_context(|| format!("evaluating {}", file.display()))?;
+                    println!("{report}");
+                    return Ok(0);
+                }
             }
             .with_context(|| format!("evaluating {}", file.display()))?;
             println!("{report}");

@@ -20,4 +20,5 @@ pub mod stories;
 
 pub mod cli;
 pub mod daemon;
+pub mod devdata;
 pub mod pipeline;

@@ -285,3 +285,152 @@ pub fn eval_basil_with(path: &Path, opts: &GroupOptions) -> Result<BcubedReport,
     }
     Ok(run("basil", items, opts))
 }
+
+/// Gold label of one article of a labelled feed snapshot (see `gold-stories-dev.md` in the
+/// development data): a member of a gold story (told by 2+ outlets), an item a careful editor
+/// could group either way (ignored in pairs with gold members), or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SnapshotLabel {
+    Story(u32),
+    Ambiguous,
+    Unlabelled,
+}
+
+/// Counts behind the snapshot scores, the same as `tools/snapshot-stories` computes; add them up
+/// over snapshots with [`SnapshotScore::add`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SnapshotScore {
+    /// Gold member pairs in one predicted story / all gold member pairs.
+    pub recall_hits: u64,
+    pub recall_pairs: u64,
+    /// Predicted-story pairs that are gold pairs / predicted-story pairs touching a gold member
+    /// (pairs of a gold member with an ambiguous item left out).
+    pub precision_hits: u64,
+    pub precision_pairs: u64,
+    /// Predicted stories holding members of two or more gold stories.
+    pub merged: u64,
+    /// BCubed sums over gold members and their number.
+    pub bcubed_p: f64,
+    pub bcubed_r: f64,
+    pub members: u64,
+}
+
+impl SnapshotScore {
+    pub fn add(&mut self, o: &SnapshotScore) {
+        self.recall_hits += o.recall_hits;
+        self.recall_pairs += o.recall_pairs;
+        self.precision_hits += o.precision_hits;
+        self.precision_pairs += o.precision_pairs;
+        self.merged += o.merged;
+        self.bcubed_p += o.bcubed_p;
+        self.bcubed_r += o.bcubed_r;
+        self.members += o.members;
+    }
+
+    /// Pairwise (precision, recall, F1).
+    pub fn pairwise(&self) -> (f64, f64, f64) {
+        let p = ratio(self.precision_hits, self.precision_pairs, 1.0);
+        let r = ratio(self.recall_hits, self.recall_pairs, 0.0);
+        (p, r, f1(p, r))
+    }
+
+    /// BCubed (precision, recall, F1) over gold members.
+    pub fn bcubed(&self) -> (f64, f64, f64) {
+        let n = self.members as f64;
+        let (p, r) = if n > 0.0 {
+            (self.bcubed_p / n, self.bcubed_r / n)
+        } else {
+            (1.0, 0.0)
+        };
+        (p, r, f1(p, r))
+    }
+}
+
+impl fmt::Display for SnapshotScore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (p, r, pf) = self.pairwise();
+        let (bp, br, bf) = self.bcubed();
+        write!(
+            f,
+            "pairwise P {p:.3} R {r:.3} F1 {pf:.3}, BCubed P {bp:.3} R {br:.3} F1 {bf:.3}, merged {}",
+            self.merged
+        )
+    }
+}
+
+fn ratio(a: u64, b: u64, empty: f64) -> f64 {
+    if b == 0 { empty } else { a as f64 / b as f64 }
+}
+
+fn f1(p: f64, r: f64) -> f64 {
+    if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    }
+}
+
+/// Scores a partition (predicted story id per article) against snapshot labels, with the rules
+/// of `tools/snapshot-stories`.
+pub fn score_snapshot(labels: &[SnapshotLabel], predicted: &[usize]) -> SnapshotScore {
+    use SnapshotLabel::{Ambiguous, Story};
+    let mut s = SnapshotScore::default();
+    let n = labels.len().min(predicted.len());
+    let mut by_pred: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut by_gold: HashMap<u32, Vec<usize>> = HashMap::new();
+    for i in 0..n {
+        by_pred.entry(predicted[i]).or_default().push(i);
+        if let Story(g) = labels[i] {
+            by_gold.entry(g).or_default().push(i);
+        }
+    }
+    for members in by_gold.values() {
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                s.recall_pairs += 1;
+                s.recall_hits += (predicted[a] == predicted[b]) as u64;
+            }
+        }
+    }
+    for members in by_pred.values() {
+        let mut golds: Vec<u32> = members
+            .iter()
+            .filter_map(|&i| match labels[i] {
+                Story(g) => Some(g),
+                _ => None,
+            })
+            .collect();
+        golds.sort_unstable();
+        golds.dedup();
+        s.merged += (golds.len() >= 2) as u64;
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                let (la, lb) = (labels[a], labels[b]);
+                let (ga, gb) = (matches!(la, Story(_)), matches!(lb, Story(_)));
+                if !(ga || gb) || (ga && lb == Ambiguous) || (gb && la == Ambiguous) {
+                    continue;
+                }
+                s.precision_pairs += 1;
+                s.precision_hits += (ga && gb && la == lb) as u64;
+            }
+        }
+    }
+    for members in by_gold.values() {
+        for &j in members {
+            let mates: Vec<usize> = by_pred[&predicted[j]]
+                .iter()
+                .copied()
+                .filter(|&k| labels[k] != Ambiguous)
+                .collect();
+            let same = mates.iter().filter(|&&k| labels[k] == labels[j]).count();
+            s.bcubed_p += same as f64 / mates.len().max(1) as f64;
+            let together = members
+                .iter()
+                .filter(|&&k| predicted[k] == predicted[j])
+                .count();
+            s.bcubed_r += together as f64 / members.len() as f64;
+            s.members += 1;
+        }
+    }
+    s
+}
