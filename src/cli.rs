@@ -2,16 +2,16 @@
 //! knows clap; it maps errors to exit codes: 0 success, 1 runtime failure, 2 usage, 78 config error.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
-use crate::config::{self, ConfigError, Settings};
+use crate::config::{self, ConfigError, DigestSettings, Settings};
 use crate::digest::Format;
-use crate::pipeline::{self, Context, FeedStatus};
+use crate::pipeline::{self, Context, FeedStatus, FetchProgress};
 
 /// Exit code for an invalid configuration (sysexits EX_CONFIG); the unit does not restart on it.
 pub const EXIT_CONFIG: u8 = 78;
@@ -238,15 +238,6 @@ fn config_path(cli: &Cli) -> PathBuf {
         .unwrap_or_else(config::default_config_path)
 }
 
-fn load(cli: &Cli) -> Result<Settings, Failure> {
-    let path = config_path(cli);
-    let (settings, warnings) = config::load(&path)?;
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
-    Ok(settings)
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -255,223 +246,288 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(Failure::from)
 }
 
+/// The one dispatch: each verb to its handler. Verbs that need no configuration log at `warn`
+/// unless `--log-level` says otherwise; the others load the configuration first and log at its
+/// `log_level`.
 fn run(cli: Cli) -> Result<u8, Failure> {
-    // Verbs that need no configuration first.
     let level = cli.log_level.clone().unwrap_or_else(|| "warn".to_string());
     match &cli.command {
         Command::Tag { json } => {
             init_logging(&level);
-            return tag(*json).map_err(Failure::from);
+            Ok(tag(*json)?)
         }
         Command::Eval(e) => {
             init_logging(&level);
-            return eval(e).map_err(Failure::from);
+            Ok(eval(e)?)
         }
-        Command::Train(TrainCommand::Ner {
-            train,
-            dev,
-            out,
-            epochs,
-        }) => {
-            init_logging("info");
-            let mut opts =
-                crate::ner::train::TrainOptions::new(train.clone(), dev.clone(), out.clone());
-            if let Some(e) = epochs {
-                opts.epochs = *e;
-            }
-            let report = crate::ner::train::train(&opts).context("training failed")?;
-            println!("{report}");
-            return Ok(0);
-        }
-        Command::BuildGazetteers { from, out } => {
-            init_logging("info");
-            let report = crate::ner::train::build_gazetteers(from, out)
-                .context("building gazetteers failed")?;
-            println!("{report}");
-            return Ok(0);
-        }
+        Command::Train(t) => train(t),
+        Command::BuildGazetteers { from, out } => build_gazetteers(from, out),
         Command::ImportOpml { file } => {
             init_logging(&level);
-            let bytes =
-                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let feeds =
-                crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
-            print!("{}", crate::opml::to_toml(&feeds));
-            eprintln!("imported {} feeds from {}", feeds.len(), file.display());
-            return Ok(0);
+            import_opml(file)
         }
-        _ => {}
+        Command::CheckConfig => check_config(&configured(&cli)?),
+        Command::ExportOpml => export_opml(&configured(&cli)?.settings),
+        Command::Run => run_daemon(configured(&cli)?),
+        Command::Fetch => fetch(configured(&cli)?),
+        Command::Once => once(configured(&cli)?),
+        Command::Digest(args) => digest(configured(&cli)?, args),
+        Command::Feeds => feeds(configured(&cli)?),
     }
-    let path = config_path(&cli);
-    let settings = load(&cli)?;
+}
+
+/// A loaded configuration, with logging set up from it.
+struct Configured {
+    /// The config file as given (or the default).
+    path: PathBuf,
+    settings: Settings,
+    /// Whether a person watches stderr (a terminal, not systemd): shows progress bars.
+    interactive: bool,
+}
+
+fn configured(cli: &Cli) -> Result<Configured, Failure> {
+    let path = config_path(cli);
+    let (settings, warnings) = config::load(&path)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let level = cli
         .log_level
         .clone()
         .unwrap_or_else(|| settings.log_level.clone());
     init_logging(&level);
     let interactive = std::io::stderr().is_terminal() && !under_systemd();
-    match cli.command {
-        Command::CheckConfig => {
-            println!(
-                "{}: ok — {} feeds ({} enabled), {} digests, state in {}",
-                path.display(),
-                settings.feeds.len(),
-                settings.feeds.iter().filter(|f| f.enabled).count(),
-                settings.digests.len(),
-                settings.state_dir.display()
-            );
-            for d in &settings.digests {
-                let next = d.schedule.next_after(Timestamp::now(), &settings.timezone);
-                println!(
-                    "  digest {}: {} feeds, next at {}",
-                    d.name,
-                    d.feeds.len(),
-                    next.map(|t| t.to_zoned(settings.timezone.clone()).to_string())
-                        .unwrap_or_else(|| "never".into())
-                );
+    Ok(Configured {
+        path,
+        settings,
+        interactive,
+    })
+}
+
+// ------------------------------------------------------------------------------- verb handlers
+
+fn train(cmd: &TrainCommand) -> Result<u8, Failure> {
+    init_logging("info");
+    let TrainCommand::Ner {
+        train,
+        dev,
+        out,
+        epochs,
+    } = cmd;
+    let mut opts = crate::ner::train::TrainOptions::new(train.clone(), dev.clone(), out.clone());
+    if let Some(e) = epochs {
+        opts.epochs = *e;
+    }
+    let report = crate::ner::train::train(&opts).context("training failed")?;
+    println!("{report}");
+    Ok(0)
+}
+
+fn build_gazetteers(from: &Path, out: &Path) -> Result<u8, Failure> {
+    init_logging("info");
+    let report =
+        crate::ner::train::build_gazetteers(from, out).context("building gazetteers failed")?;
+    println!("{report}");
+    Ok(0)
+}
+
+fn import_opml(file: &Path) -> Result<u8, Failure> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let feeds = crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
+    print!("{}", crate::opml::to_toml(&feeds));
+    eprintln!("imported {} feeds from {}", feeds.len(), file.display());
+    Ok(0)
+}
+
+fn check_config(c: &Configured) -> Result<u8, Failure> {
+    let settings = &c.settings;
+    println!(
+        "{}: ok — {} feeds ({} enabled), {} digests, state in {}",
+        c.path.display(),
+        settings.feeds.len(),
+        settings.feeds.iter().filter(|f| f.enabled).count(),
+        settings.digests.len(),
+        settings.state_dir.display()
+    );
+    for d in &settings.digests {
+        let next = d.schedule.next_after(Timestamp::now(), &settings.timezone);
+        println!(
+            "  digest {}: {} feeds, next at {}",
+            d.name,
+            d.feeds.len(),
+            next.map(|t| t.to_zoned(settings.timezone.clone()).to_string())
+                .unwrap_or_else(|| "never".into())
+        );
+    }
+    Ok(0)
+}
+
+fn export_opml(settings: &Settings) -> Result<u8, Failure> {
+    let feeds: Vec<crate::opml::OpmlFeed> = settings
+        .feeds
+        .iter()
+        .map(|f| crate::opml::OpmlFeed {
+            name: f.name.clone(),
+            url: f.url.clone(),
+            tags: f.tags.clone(),
+        })
+        .collect();
+    print!("{}", crate::opml::export(&feeds));
+    Ok(0)
+}
+
+fn run_daemon(c: Configured) -> Result<u8, Failure> {
+    runtime()?
+        .block_on(crate::daemon::run(c.path, c.settings))
+        .context("daemon failed")?;
+    Ok(0)
+}
+
+fn fetch(c: Configured) -> Result<u8, Failure> {
+    runtime()?
+        .block_on(async {
+            let ctx = Context::new(c.settings)?;
+            fetch_now(&ctx, c.interactive).await?;
+            Ok::<_, anyhow::Error>(0)
+        })
+        .map_err(Failure::from)
+}
+
+fn once(c: Configured) -> Result<u8, Failure> {
+    runtime()?
+        .block_on(async {
+            let ctx = Context::new(c.settings)?;
+            fetch_now(&ctx, c.interactive).await?;
+            for d in &ctx.settings.digests {
+                let out = pipeline::build_digest(&ctx, d, Timestamp::now(), false)?;
+                print_build(&out);
             }
-            Ok(0)
-        }
-        Command::ExportOpml => {
-            let feeds: Vec<crate::opml::OpmlFeed> = settings
-                .feeds
-                .iter()
-                .map(|f| crate::opml::OpmlFeed {
-                    name: f.name.clone(),
-                    url: f.url.clone(),
-                    tags: f.tags.clone(),
-                })
-                .collect();
-            print!("{}", crate::opml::export(&feeds));
-            Ok(0)
-        }
-        Command::Run => {
-            let rt = runtime()?;
-            rt.block_on(crate::daemon::run(path, settings))
-                .context("daemon failed")?;
-            Ok(0)
-        }
-        Command::Fetch => {
-            let rt = runtime()?;
-            rt.block_on(async {
-                let ctx = Context::new(settings)?;
-                let reports = pipeline::fetch_all(&ctx, true, interactive).await?;
-                print_fetch(&reports);
-                Ok::<_, anyhow::Error>(0)
-            })
-            .map_err(Failure::from)
-        }
-        Command::Once => {
-            let rt = runtime()?;
-            rt.block_on(async {
-                let ctx = Context::new(settings)?;
-                let reports = pipeline::fetch_all(&ctx, true, interactive).await?;
-                print_fetch(&reports);
-                let digests = ctx.settings.digests.clone();
-                for d in &digests {
-                    let out = pipeline::build_digest(&ctx, d, Timestamp::now(), false)?;
-                    print_build(&out);
+            let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
+            print_delivery(&delivered);
+            Ok::<_, anyhow::Error>(delivery_exit_code(&delivered))
+        })
+        .map_err(Failure::from)
+}
+
+fn digest(c: Configured, args: &DigestArgs) -> Result<u8, Failure> {
+    runtime()?
+        .block_on(async {
+            let ctx = Context::new(c.settings)?;
+            let digests: Vec<&DigestSettings> = match &args.name {
+                Some(n) => vec![pipeline::digest_by_name(&ctx.settings, n)?],
+                None => ctx.settings.digests.iter().collect(),
+            };
+            for d in digests {
+                let out = pipeline::build_digest(&ctx, d, Timestamp::now(), args.dry_run)?;
+                if let Some(f) = args.stdout {
+                    let body = ctx.renderer.render(&out.digest, f.into())?;
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(body.as_bytes())?;
+                    if !body.ends_with('\n') {
+                        stdout.write_all(b"\n")?;
+                    }
                 }
-                let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
+                if args.stdout.is_none() || args.dry_run {
+                    print_build_to(&out, args.stdout.is_some());
+                }
+            }
+            if args.dry_run {
+                return Ok::<_, anyhow::Error>(0);
+            }
+            let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
+            if args.stdout.is_none() {
                 print_delivery(&delivered);
-                Ok::<_, anyhow::Error>(if delivered.failed.is_empty() {
-                    0
-                } else {
-                    EXIT_FAILURE
-                })
-            })
-            .map_err(Failure::from)
-        }
-        Command::Digest(args) => {
-            let rt = runtime()?;
-            rt.block_on(async {
-                let ctx = Context::new(settings)?;
-                let names: Vec<String> = match &args.name {
-                    Some(n) => vec![pipeline::digest_by_name(&ctx.settings, n)?.name.clone()],
-                    None => ctx
-                        .settings
-                        .digests
-                        .iter()
-                        .map(|d| d.name.clone())
-                        .collect(),
-                };
-                for n in &names {
-                    let d = pipeline::digest_by_name(&ctx.settings, n)?.clone();
-                    let out = pipeline::build_digest(&ctx, &d, Timestamp::now(), args.dry_run)?;
-                    if let Some(f) = args.stdout {
-                        let body = ctx.renderer.render(&out.digest, f.into())?;
-                        let mut stdout = std::io::stdout().lock();
-                        stdout.write_all(body.as_bytes())?;
-                        if !body.ends_with('\n') {
-                            stdout.write_all(b"\n")?;
-                        }
-                    }
-                    if args.stdout.is_none() || args.dry_run {
-                        print_build_to(&out, args.stdout.is_some());
-                    }
-                }
-                if args.dry_run {
-                    return Ok::<_, anyhow::Error>(0);
-                }
-                let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
-                if args.stdout.is_none() {
-                    print_delivery(&delivered);
-                }
-                Ok(if delivered.failed.is_empty() {
-                    0
-                } else {
-                    EXIT_FAILURE
-                })
-            })
-            .map_err(Failure::from)
-        }
-        Command::Feeds => {
-            let ctx = Context::new(settings)?;
-            let states = ctx.with_store(|s| s.feed_states())?;
-            println!(
-                "{:<28} {:<7} {:>5} {:>6} {:<25} ERROR / URL",
-                "FEED", "STATUS", "FAILS", "ITEMS", "LAST SUCCESS"
-            );
-            for f in &ctx.settings.feeds {
-                let st = states.iter().find(|s| s.name == f.name);
-                let (status, fails, items, last, err) = match st {
-                    None => ("new", 0, 0, String::from("-"), String::new()),
-                    Some(s) => (
-                        if !f.enabled {
-                            "off"
-                        } else if s.consecutive_failures > 0 {
-                            "error"
-                        } else if s.last_success.is_some() {
-                            "ok"
-                        } else {
-                            "new"
-                        },
-                        s.consecutive_failures,
-                        s.items_seen,
-                        s.last_success
-                            .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
-                            .unwrap_or_else(|| "-".into()),
-                        s.last_error.clone().unwrap_or_default(),
-                    ),
-                };
-                let tail = if err.is_empty() { f.url.clone() } else { err };
-                println!(
-                    "{:<28} {:<7} {:>5} {:>6} {:<25} {}",
-                    truncate(&f.name, 28),
-                    status,
-                    fails,
-                    items,
-                    last,
-                    tail
-                );
             }
-            Ok(0)
+            Ok(delivery_exit_code(&delivered))
+        })
+        .map_err(Failure::from)
+}
+
+fn feeds(c: Configured) -> Result<u8, Failure> {
+    let ctx = Context::new(c.settings)?;
+    let states = ctx.with_store(|s| s.feed_states())?;
+    println!(
+        "{:<28} {:<7} {:>5} {:>6} {:<25} ERROR / URL",
+        "FEED", "STATUS", "FAILS", "ITEMS", "LAST SUCCESS"
+    );
+    for f in &ctx.settings.feeds {
+        let st = states.iter().find(|s| s.name == f.name);
+        let (status, fails, items, last, err) = match st {
+            None => ("new", 0, 0, String::from("-"), String::new()),
+            Some(s) => (
+                if !f.enabled {
+                    "off"
+                } else if s.consecutive_failures > 0 {
+                    "error"
+                } else if s.last_success.is_some() {
+                    "ok"
+                } else {
+                    "new"
+                },
+                s.consecutive_failures,
+                s.items_seen,
+                s.last_success
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string())
+                    .unwrap_or_else(|| "-".into()),
+                s.last_error.clone().unwrap_or_default(),
+            ),
+        };
+        let tail = if err.is_empty() { f.url.clone() } else { err };
+        println!(
+            "{:<28} {:<7} {:>5} {:>6} {:<25} {}",
+            truncate(&f.name, 28),
+            status,
+            fails,
+            items,
+            last,
+            tail
+        );
+    }
+    Ok(0)
+}
+
+/// 0 when every delivery went out, else [`EXIT_FAILURE`].
+fn delivery_exit_code(delivered: &pipeline::DeliveryReport) -> u8 {
+    if delivered.failed.is_empty() {
+        0
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// Fetches every enabled feed now (forced), with a progress bar when `interactive`, and prints the
+/// per-feed report.
+async fn fetch_now(ctx: &Context, interactive: bool) -> Result<(), pipeline::PipelineError> {
+    let reports = pipeline::fetch_all_with_progress(ctx, true, progress_bar(interactive)).await?;
+    print_fetch(&reports);
+    Ok(())
+}
+
+/// A progress bar on stderr for a fetch round (nothing unless `show`).
+fn progress_bar(show: bool) -> impl FnMut(FetchProgress<'_>) {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    move |p| match p {
+        FetchProgress::Started { feeds } if show => {
+            let b = indicatif::ProgressBar::new(feeds as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} fetching [{bar:30}] {pos}/{len} {msg}",
+            ) {
+                b.set_style(style.progress_chars("=> "));
+            }
+            bar = Some(b);
         }
-        Command::Tag { .. }
-        | Command::Eval(_)
-        | Command::Train(_)
-        | Command::BuildGazetteers { .. }
-        | Command::ImportOpml { .. } => Ok(0),
+        FetchProgress::Started { .. } => {}
+        FetchProgress::Done(r) => {
+            if let Some(b) = &bar {
+                b.set_message(r.feed.clone());
+                b.inc(1);
+            }
+        }
+        FetchProgress::Finished => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+        }
     }
 }
 

@@ -65,7 +65,7 @@ async fn catch_up(ctx: &Context, now: Timestamp) -> Result<(), DaemonError> {
             crate::schedule::missed_run(&d.schedule, &settings.timezone, since_start, now, d.grace)
         {
             tracing::info!(digest = %d.name, scheduled = %missed, "catching up a digest missed while down");
-            pipeline::fetch_all(ctx, false, false).await?;
+            pipeline::fetch_all(ctx, false).await?;
             pipeline::build_digest(ctx, d, Timestamp::now(), false)?;
         }
     }
@@ -203,7 +203,7 @@ async fn tick(
 ) -> Result<Timestamp, DaemonError> {
     let now = Timestamp::now();
     // Feeds: fetch_all(force = false) fetches exactly those that are due.
-    let reports = pipeline::fetch_all(ctx, false, false).await?;
+    let reports = pipeline::fetch_all(ctx, false).await?;
     for r in &reports {
         if let pipeline::FeedStatus::Fetched { new, .. } = r.status {
             tracing::debug!(feed = %r.feed, new, "fetched");

@@ -1,0 +1,558 @@
+//! Digest build, in five steps: select the candidate articles, group them into stories, assemble the
+//! stories the reader sees (continuity across digests, followed entities, lines of coverage), compose
+//! the digest around them (trending entities, feed health, subject) and persist it in the outbox
+//! with its deliveries queued, atomically.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Context, PipelineError, Result, sub};
+use crate::config::{DigestSettings, OutputSettings};
+use crate::digest::{
+    ArticleOut, Developing, Digest, EntityRef, FeedHealthOut, FeedStatus as OutFeedStatus, LineOut,
+    Section as OutSection, StoryOut, TrendOut,
+};
+use crate::model::{Article, EntityKind, fold_key};
+use crate::store::{NewDigest, StoredArticle, StoredStory, StoryUpsert};
+use crate::stories::{self, Background, GroupOptions, PreviousStory, Section, Story, StoryArticle};
+
+/// Where a stored digest goes. Stored as JSON in the delivery row, so a delivery does not depend on
+/// the configuration at the time it is retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Target {
+    File { dir: PathBuf, formats: Vec<String> },
+    Email { to: Vec<String> },
+}
+
+impl From<&OutputSettings> for Target {
+    fn from(o: &OutputSettings) -> Target {
+        match o {
+            OutputSettings::File { dir, formats } => Target::File {
+                dir: dir.clone(),
+                formats: formats.clone(),
+            },
+            OutputSettings::Email { to } => Target::Email { to: to.clone() },
+        }
+    }
+}
+
+/// The result of building one digest.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    pub name: String,
+    /// Outbox id; None for a dry run or an empty digest that is not sent.
+    pub digest_id: Option<i64>,
+    pub digest: Digest,
+    pub article_count: usize,
+}
+
+/// Days of stored articles before the window that form the rarity background.
+const BACKGROUND_DAYS: u64 = 7;
+/// At most this many background articles are read (newest first).
+const BACKGROUND_LIMIT: usize = 20_000;
+/// Stories of earlier digests within this many days can be continued ("developing").
+const CONTINUITY_DAYS: u64 = 7;
+/// Days of entity history that trending compares the window against.
+const TREND_HISTORY_DAYS: u64 = 28;
+/// Trending entities shown.
+const TREND_TOP: usize = 5;
+/// Longest article excerpt, in bytes.
+const EXCERPT_BYTES: usize = 320;
+
+/// Builds digest `d` at `now`: selects the articles first seen since its last build (first build:
+/// published within `window`), filters, groups and ranks them, and — unless `dry_run` — stores it in
+/// the outbox with its deliveries queued, atomically.
+pub fn build_digest(
+    ctx: &Context,
+    d: &DigestSettings,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<BuildOutcome> {
+    let selection = select(ctx, d, now)?;
+    let inputs: Vec<StoryArticle<'_>> = selection
+        .cands
+        .iter()
+        .enumerate()
+        .map(|(i, a)| story_article(i, &a.article))
+        .collect();
+    let groups = group(ctx, &selection, &inputs)?;
+    let (stories, upserts) = assemble(ctx, d, &selection.cands, &inputs, &groups, now)?;
+    let digest = compose(ctx, d, &selection, stories, now)?;
+    persist(ctx, d, &selection, digest, &upserts, now, dry_run)
+}
+
+// ---------------------------------------------------------------------------------- 1. select
+
+/// The articles a build works on, and the window they come from.
+struct Selection {
+    /// Filtered candidates, newest first.
+    cands: Vec<StoredArticle>,
+    window_start: Timestamp,
+    /// The store cursor up to which articles were considered (the next build starts after it).
+    upto: i64,
+}
+
+/// Step 1: the articles first seen since the digest's last build (first build: published within
+/// `window`), from its feeds, kept by its `include`/`exclude` filters and `max_per_feed`.
+fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection> {
+    let last = ctx.with_store(|s| s.last_build(&d.name))?;
+    let upto = ctx.with_store(|s| s.max_cursor())?;
+    let window_start = match last {
+        Some((built, _)) => built,
+        None => sub(now, d.window),
+    };
+    let mut cands = ctx.with_store(|s| {
+        s.candidates(
+            &d.name,
+            &d.feeds,
+            last.map(|l| l.1),
+            upto,
+            sub(now, d.window),
+        )
+    })?;
+    cands.retain(|a| {
+        let hay = format!("{}\n{}", a.article.title, a.article.text);
+        (d.include.is_empty() || d.include.iter().any(|r| r.is_match(&hay)))
+            && !d.exclude.iter().any(|r| r.is_match(&hay))
+    });
+    if let Some(max) = d.max_per_feed {
+        let mut per: HashMap<String, usize> = HashMap::new();
+        // candidates come newest first, so the newest `max` of each feed stay
+        cands.retain(|a| {
+            let n = per.entry(a.article.feed.clone()).or_default();
+            *n += 1;
+            *n <= max
+        });
+    }
+    Ok(Selection {
+        cands,
+        window_start,
+        upto,
+    })
+}
+
+// ----------------------------------------------------------------------------------- 2. group
+
+/// The grouping view of a stored article.
+fn story_article(id: usize, a: &Article) -> StoryArticle<'_> {
+    StoryArticle {
+        id,
+        title: &a.title,
+        text: &a.text,
+        outlet: &a.feed,
+        url: a.url.as_deref(),
+        published: a.published.as_second(),
+        entities: &a.entities,
+        language: a.language.as_deref(),
+    }
+}
+
+/// The IDF background: entities and terms of the articles published in the week before the window.
+fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
+    let from = sub(window_start, Duration::from_secs(BACKGROUND_DAYS * 86_400));
+    let articles =
+        ctx.with_store(|s| s.articles_published_between(from, window_start, BACKGROUND_LIMIT))?;
+    let view: Vec<StoryArticle> = articles.iter().map(|a| story_article(0, a)).collect();
+    let mut bg = Background::new();
+    bg.add_articles(&view);
+    Ok(bg)
+}
+
+/// Step 2: groups the candidates into ranked stories against the week's background.
+fn group(ctx: &Context, sel: &Selection, inputs: &[StoryArticle<'_>]) -> Result<Vec<Story>> {
+    let bg = background(ctx, sel.window_start)?;
+    Ok(stories::group(inputs, &bg, &GroupOptions::default()))
+}
+
+// -------------------------------------------------------------------------------- 3. assemble
+
+/// Stories of this digest's earlier builds that a new story may continue.
+struct Continuity {
+    rows: Vec<StoredStory>,
+    previous: Vec<PreviousStory>,
+    used: HashSet<i64>,
+    tz: jiff::tz::TimeZone,
+    today: jiff::civil::Date,
+}
+
+impl Continuity {
+    fn load(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Continuity> {
+        let since = sub(now, Duration::from_secs(CONTINUITY_DAYS * 86_400));
+        let rows = ctx.with_store(|s| s.recent_stories(&d.name, since))?;
+        let previous = rows
+            .iter()
+            .map(|p| PreviousStory {
+                id: p.id,
+                headline: p.headline.clone(),
+                signature: p.signature.clone(),
+                first_seen: p.first_seen.as_second(),
+                days: p.days,
+            })
+            .collect();
+        let tz = ctx.settings.timezone.clone();
+        let today = now.to_zoned(tz.clone()).date();
+        Ok(Continuity {
+            rows,
+            previous,
+            used: HashSet::new(),
+            tz,
+            today,
+        })
+    }
+
+    /// The stored row for story `g` (new, or continuing an earlier one not yet continued in this
+    /// build) and, when it continues one, how it is shown.
+    fn follow_up(
+        &mut self,
+        g: &Story,
+        inputs: &[StoryArticle<'_>],
+        headline: &str,
+        now: Timestamp,
+    ) -> (StoryUpsert, Option<Developing>) {
+        let signature = stories::signature(g, inputs);
+        let mut upsert = StoryUpsert {
+            id: None,
+            headline: headline.to_string(),
+            first_headline: headline.to_string(),
+            signature,
+            first_seen: now,
+            days: 1,
+        };
+        let Some(prev) = stories::continuation(&upsert.signature, &self.previous)
+            .and_then(|pi| self.rows.get(pi))
+            .filter(|prev| self.used.insert(prev.id))
+        else {
+            return (upsert, None);
+        };
+        let last_day = prev.last_seen.to_zoned(self.tz.clone()).date();
+        let days = if last_day < self.today {
+            prev.days + 1
+        } else {
+            prev.days
+        };
+        upsert.id = Some(prev.id);
+        upsert.first_headline = prev.first_headline.clone();
+        upsert.first_seen = prev.first_seen;
+        upsert.days = days;
+        let developing = Developing {
+            day: days,
+            first_headline: prev.first_headline.clone(),
+            since: prev.first_seen,
+        };
+        (upsert, Some(developing))
+    }
+}
+
+/// Step 3: the stories as the reader sees them — followed ones first, then the ranked order — and
+/// the story rows to store for continuity (top stories, and every continued one).
+fn assemble(
+    ctx: &Context,
+    d: &DigestSettings,
+    cands: &[StoredArticle],
+    inputs: &[StoryArticle<'_>],
+    groups: &[Story],
+    now: Timestamp,
+) -> Result<(Vec<StoryOut>, Vec<StoryUpsert>)> {
+    let mut continuity = Continuity::load(ctx, d, now)?;
+    let mut upserts = Vec::new();
+    let mut story_outs = Vec::with_capacity(groups.len());
+    for (si, g) in groups.iter().enumerate() {
+        let headline = cands
+            .get(g.headline)
+            .map(|a| a.article.title.clone())
+            .unwrap_or_default();
+        let (upsert, developing) = continuity.follow_up(g, inputs, &headline, now);
+        if g.section == Section::Top || upsert.id.is_some() {
+            upserts.push(upsert);
+        }
+        let mut out = story_out(d, g, cands, headline, now, si);
+        out.developing = developing;
+        story_outs.push((si, out));
+    }
+    // Following first, then the ranked order from grouping.
+    story_outs.sort_by_key(|(si, s)| (s.section != OutSection::Following, *si));
+    Ok((story_outs.into_iter().map(|(_, s)| s).collect(), upserts))
+}
+
+/// One story of the digest (without its continuity, which [`Continuity`] supplies).
+fn story_out(
+    d: &DigestSettings,
+    g: &Story,
+    cands: &[StoredArticle],
+    title: String,
+    now: Timestamp,
+    si: usize,
+) -> StoryOut {
+    let article_entities: Vec<&[crate::model::Entity]> = g
+        .members
+        .iter()
+        .filter_map(|&m| cands.get(m))
+        .map(|a| a.article.entities.as_slice())
+        .collect();
+    let following = stories::follows(&g.shared_entities, &article_entities, &d.follow);
+    let section = if !following.is_empty() {
+        OutSection::Following
+    } else if g.section == Section::Top {
+        OutSection::Top
+    } else {
+        OutSection::Other
+    };
+    StoryOut {
+        id: format!("{}-{}", now.as_second(), si + 1),
+        title,
+        summary: g.summary.clone(),
+        entities: g
+            .shared_entities
+            .iter()
+            .map(|(name, kind)| EntityRef {
+                name: name.clone(),
+                kind: *kind,
+            })
+            .collect(),
+        articles: g
+            .members
+            .iter()
+            .filter_map(|&m| cands.get(m))
+            .map(article_out)
+            .collect(),
+        outlets: g.outlets.clone(),
+        section,
+        developing: None,
+        following,
+        lines: story_lines(g, cands),
+    }
+}
+
+/// The lines of coverage of story `g`: each line's first report, the outlets that carried it, and
+/// the positions of its reports among the story's articles.
+fn story_lines(g: &Story, cands: &[StoredArticle]) -> Vec<LineOut> {
+    let member_pos: HashMap<usize, usize> =
+        g.members.iter().enumerate().map(|(p, &m)| (m, p)).collect();
+    g.lines
+        .iter()
+        .filter_map(|line| {
+            let first = cands.get(*line.first()?)?;
+            let mut outlets = Vec::new();
+            for a in line.iter().filter_map(|&m| cands.get(m)) {
+                for f in &a.feeds {
+                    if !outlets.contains(f) {
+                        outlets.push(f.clone());
+                    }
+                }
+            }
+            Some(LineOut {
+                title: first.article.title.clone(),
+                url: first.article.url.clone(),
+                outlets,
+                articles: line
+                    .iter()
+                    .filter_map(|m| member_pos.get(m).copied())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn article_out(a: &StoredArticle) -> ArticleOut {
+    ArticleOut {
+        title: a.article.title.clone(),
+        url: a.article.url.clone(),
+        feed: a.article.feed.clone(),
+        published: a.article.published,
+        author: a.article.author.clone(),
+        excerpt: excerpt(&a.article.text, EXCERPT_BYTES),
+        entities: a
+            .article
+            .entities
+            .iter()
+            .map(|e| EntityRef {
+                name: e.name.clone(),
+                kind: e.kind,
+            })
+            .collect(),
+    }
+}
+
+fn excerpt(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    let head = head.rsplit_once(' ').map_or(head, |(h, _)| h);
+    format!("{head}…")
+}
+
+// --------------------------------------------------------------------------------- 4. compose
+
+/// Step 4: the digest around the stories: trending entities, feed health and the subject line.
+fn compose(
+    ctx: &Context,
+    d: &DigestSettings,
+    sel: &Selection,
+    stories: Vec<StoryOut>,
+    now: Timestamp,
+) -> Result<Digest> {
+    let mut digest = Digest {
+        digest: d.name.clone(),
+        generated_at: now,
+        window_start: sel.window_start,
+        window_end: now,
+        subject: String::new(),
+        stories,
+        feed_health: feed_health(ctx, d)?,
+        trending: trending(ctx, &sel.cands, sel.window_start, now)?,
+    };
+    digest.subject =
+        ctx.renderer
+            .subject(&digest, d.subject.as_deref(), &ctx.settings.timezone_name)?;
+    Ok(digest)
+}
+
+fn trending(
+    ctx: &Context,
+    cands: &[StoredArticle],
+    window_start: Timestamp,
+    now: Timestamp,
+) -> Result<Vec<TrendOut>> {
+    let mut window: BTreeMap<String, (String, EntityKind, u32)> = BTreeMap::new();
+    for a in cands {
+        for e in &a.article.entities {
+            let w = window
+                .entry(fold_key(&e.name))
+                .or_insert_with(|| (e.name.clone(), e.kind, 0));
+            w.2 += 1;
+        }
+    }
+    let history_days = TREND_HISTORY_DAYS as f64;
+    let hist_from = sub(
+        window_start,
+        Duration::from_secs(TREND_HISTORY_DAYS * 86_400),
+    );
+    let hist = ctx.with_store(|s| s.entity_history(hist_from, window_start))?;
+    let first_day = ctx.with_store(|s| s.first_article_day())?;
+    let days = match first_day {
+        Some(f) if f > hist_from => {
+            ((window_start.as_second() - f.as_second()) as f64 / 86_400.0).clamp(0.0, history_days)
+        }
+        Some(_) => history_days,
+        None => 0.0,
+    };
+    let window_days =
+        ((now.as_second() - window_start.as_second()) as f64 / 86_400.0).max(1.0 / 24.0);
+    // Expected mentions over a window as long as this one.
+    let per_window: HashMap<String, f64> = hist
+        .into_iter()
+        .map(|(k, _, _, c)| {
+            let expected = if days > 0.0 {
+                c as f64 / days * window_days
+            } else {
+                0.0
+            };
+            (k, expected)
+        })
+        .collect();
+    let win: Vec<(String, EntityKind, u32)> = window.into_values().collect();
+    let trends = stories::trending(&win, &per_window, days / window_days, TREND_TOP);
+    Ok(trends
+        .into_iter()
+        .map(|t| TrendOut {
+            name: t.name,
+            kind: t.kind,
+            count: t.count,
+            expected: t.expected,
+        })
+        .collect())
+}
+
+fn feed_health(ctx: &Context, d: &DigestSettings) -> Result<Vec<FeedHealthOut>> {
+    let states = ctx.with_store(|s| s.feed_states())?;
+    Ok(states
+        .into_iter()
+        .filter(|s| d.feeds.contains(&s.name))
+        .map(|s| {
+            let failing = s.consecutive_failures > 0;
+            FeedHealthOut {
+                feed: s.name,
+                status: if failing {
+                    OutFeedStatus::Error
+                } else {
+                    OutFeedStatus::Ok
+                },
+                error: if failing { s.last_error } else { None },
+            }
+        })
+        .collect())
+}
+
+// --------------------------------------------------------------------------------- 5. persist
+
+/// Step 5: unless `dry_run` (or the digest is empty and not sent empty), stores the digest in the
+/// outbox with one delivery per output, its articles marked used and its story rows, atomically.
+fn persist(
+    ctx: &Context,
+    d: &DigestSettings,
+    sel: &Selection,
+    digest: Digest,
+    upserts: &[StoryUpsert],
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<BuildOutcome> {
+    let article_count = sel.cands.len();
+    let mut outcome = BuildOutcome {
+        name: d.name.clone(),
+        digest_id: None,
+        digest,
+        article_count,
+    };
+    if dry_run || (article_count == 0 && !d.send_empty) {
+        return Ok(outcome);
+    }
+    let json = serde_json::to_string_pretty(&outcome.digest)
+        .map_err(|source| PipelineError::DigestJson { id: 0, source })?;
+    let targets: Vec<String> = d
+        .outputs
+        .iter()
+        .map(Target::from)
+        .filter_map(|t| serde_json::to_string(&t).ok())
+        .collect();
+    let ids: Vec<i64> = sel.cands.iter().map(|a| a.id).collect();
+    let story_count = outcome.digest.stories.len();
+    let id = ctx.with_store(|s| {
+        s.store_digest(&NewDigest {
+            name: &d.name,
+            built_at: now,
+            window_start: sel.window_start,
+            window_end: now,
+            cursor: sel.upto,
+            story_count: story_count as u32,
+            article_ids: &ids,
+            json: &json,
+            targets: &targets,
+            stories: upserts,
+        })
+    })?;
+    tracing::info!(digest = %d.name, id, stories = story_count, articles = article_count, "digest built");
+    outcome.digest_id = Some(id);
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_cuts_at_word_boundary_on_char_boundary() {
+        let e = excerpt("héllo wörld and more words", 10);
+        assert!(e.ends_with('…'));
+        assert!(e.starts_with("héllo"));
+    }
+}

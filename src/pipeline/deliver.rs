@@ -1,0 +1,261 @@
+//! Delivery: what waits in the outbox goes out (files, SMTP, sendmail), rendered from the stored
+//! JSON; each failure is classified (transient or permanent) and its retry scheduled.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{Context, PipelineError, Result, Target, add};
+use crate::deliver::{self, DeliverError, EmailContent};
+use crate::digest::{Digest, Format};
+use crate::store::{self, Delivery, StoredDigest};
+
+/// The result of a delivery round.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryReport {
+    pub sent: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+/// Delay before retry `attempt` (1-based) of a failed delivery: 1 min doubling, at most 6 h.
+pub fn delivery_backoff(attempt: u32) -> Duration {
+    let secs = 60u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(12));
+    Duration::from_secs(secs.min(6 * 3600))
+}
+
+/// Delivers what waits in the outbox: everything (`all`) or what is due at `now`. A stored digest is
+/// rendered from its stored JSON, never rebuilt. Each delivery is marked `sending` before it starts
+/// and `sent` after; a failure is recorded with the next attempt time.
+pub async fn deliver_pending(ctx: &Context, now: Timestamp, all: bool) -> Result<DeliveryReport> {
+    let pending = ctx.with_store(|s| s.pending_deliveries(if all { None } else { Some(now) }))?;
+    let mut report = DeliveryReport::default();
+    let mut cache: HashMap<i64, (StoredDigest, Digest)> = HashMap::new();
+    for p in pending {
+        if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(p.digest_id) {
+            let Some(stored) = ctx.with_store(|s| s.digest(p.digest_id))? else {
+                continue;
+            };
+            let digest: Digest =
+                serde_json::from_str(&stored.json).map_err(|source| PipelineError::DigestJson {
+                    id: stored.id,
+                    source,
+                })?;
+            slot.insert((stored, digest));
+        }
+        let Some((stored, digest)) = cache.get(&p.digest_id) else {
+            continue;
+        };
+        deliver_recorded(ctx, &p, stored, digest, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// Delivers `p` and records the outcome: `sending` before, then `sent`, or the failure with its
+/// next attempt.
+async fn deliver_recorded(
+    ctx: &Context,
+    p: &Delivery,
+    stored: &StoredDigest,
+    digest: &Digest,
+    report: &mut DeliveryReport,
+) -> Result<()> {
+    let label = format!(
+        "digest {} #{} → {}",
+        stored.name,
+        stored.id,
+        describe_target(&p.target)
+    );
+    ctx.with_store(|s| s.mark_sending(p.id))?;
+    let result = deliver_one(ctx, stored, digest, &p.target).await;
+    let now = Timestamp::now();
+    match result {
+        Ok(detail) => {
+            ctx.with_store(|s| s.mark_sent(p.id, now, &detail))?;
+            tracing::info!("delivered {label}: {detail}");
+            report.sent.push(label);
+        }
+        Err(DeliveryFailure {
+            message: e,
+            transient,
+        }) => {
+            // A permanent failure (bad address, 5xx) needs a fix by the user: retry only rarely.
+            let delay = if transient {
+                delivery_backoff(p.attempts + 1)
+            } else {
+                delivery_backoff(u32::MAX)
+            };
+            let next = add(now, delay);
+            ctx.with_store(|s| s.mark_failed(p.id, &e, next))?;
+            tracing::warn!("delivery of {label} failed (retry at {next}): {e}");
+            report.failed.push(format!("{label}: {e}"));
+        }
+    }
+    Ok(())
+}
+
+fn describe_target(t: &str) -> String {
+    match serde_json::from_str::<Target>(t) {
+        Ok(Target::File { dir, .. }) => format!("files in {}", dir.display()),
+        Ok(Target::Email { to }) => format!("email to {}", to.join(", ")),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// A failed delivery: its message, and whether retrying soon can help (else retry only rarely).
+struct DeliveryFailure {
+    message: String,
+    transient: bool,
+}
+
+impl From<String> for DeliveryFailure {
+    fn from(message: String) -> Self {
+        DeliveryFailure {
+            message,
+            transient: true,
+        }
+    }
+}
+
+impl From<DeliverError> for DeliveryFailure {
+    fn from(e: DeliverError) -> Self {
+        DeliveryFailure {
+            transient: e.is_transient(),
+            message: e.to_string(),
+        }
+    }
+}
+
+type Delivered = std::result::Result<String, DeliveryFailure>;
+
+async fn deliver_one(
+    ctx: &Context,
+    stored: &StoredDigest,
+    digest: &Digest,
+    target: &str,
+) -> Delivered {
+    let target: Target =
+        serde_json::from_str(target).map_err(|e| format!("unreadable target {target}: {e}"))?;
+    match target {
+        Target::File { dir, formats } => write_files(ctx, stored, digest, dir, &formats).await,
+        Target::Email { to } => send_email(ctx, stored, digest, &to).await,
+    }
+}
+
+/// Renders `digest` in each of `formats` and writes the files into `dir`.
+async fn write_files(
+    ctx: &Context,
+    stored: &StoredDigest,
+    digest: &Digest,
+    dir: std::path::PathBuf,
+    formats: &[String],
+) -> Delivered {
+    let mut outputs = Vec::new();
+    for f in formats {
+        let format: Format = f.parse().map_err(|e| format!("{e}"))?;
+        let body = ctx
+            .renderer
+            .render(digest, format)
+            .map_err(|e| e.to_string())?;
+        outputs.push((format, body));
+    }
+    let local = stored
+        .built_at
+        .to_zoned(ctx.settings.timezone.clone())
+        .datetime();
+    let name = stored.name.clone();
+    let paths =
+        tokio::task::spawn_blocking(move || deliver::write_files(&dir, &name, local, &outputs))
+            .await
+            .map_err(|e| e.to_string())??;
+    Ok(paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+/// Sends `digest` as one email to `to` through the configured transport.
+async fn send_email(
+    ctx: &Context,
+    stored: &StoredDigest,
+    digest: &Digest,
+    to: &[String],
+) -> Delivered {
+    let content = EmailContent {
+        subject: digest.subject.clone(),
+        text: ctx
+            .renderer
+            .render(digest, Format::Txt)
+            .map_err(|e| e.to_string())?,
+        html: ctx
+            .renderer
+            .render(digest, Format::Html)
+            .map_err(|e| e.to_string())?,
+        message_id: message_id(stored, to),
+        date: stored.built_at,
+    };
+    let settings = &ctx.settings;
+    if let Some(smtp) = &settings.smtp {
+        let password = match &smtp.password {
+            Some(s) => Some(s.resolve().map_err(|e| format!("smtp password: {e}"))?),
+            None => None,
+        };
+        let s = deliver::SmtpSettings {
+            host: smtp.host.clone(),
+            port: smtp.port,
+            security: match smtp.security {
+                crate::config::SmtpSecurity::None => deliver::Security::None,
+                crate::config::SmtpSecurity::Tls => deliver::Security::Tls,
+                crate::config::SmtpSecurity::StartTls => deliver::Security::StartTls,
+            },
+            accept_invalid_certs: false,
+            username: smtp.username.clone(),
+            password,
+            from: smtp.from.clone(),
+            timeout: smtp.timeout,
+        };
+        deliver::send_smtp(&s, to, &content).await?;
+        Ok(format!("sent by SMTP via {}:{}", smtp.host, smtp.port))
+    } else if let Some(sm) = &settings.sendmail {
+        deliver::send_sendmail(&sm.command, &sm.from, to, &content).await?;
+        Ok(format!("sent by {}", sm.command.display()))
+    } else {
+        Err("no [smtp] or [sendmail] transport configured"
+            .to_string()
+            .into())
+    }
+}
+
+/// A Message-ID stable for one digest and recipient list, so a retry is recognisable as the same mail.
+fn message_id(stored: &store::StoredDigest, to: &[String]) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update(stored.name.as_bytes());
+    h.update(stored.id.to_le_bytes());
+    h.update(stored.built_at.as_second().to_le_bytes());
+    for t in to {
+        h.update(t.as_bytes());
+        h.update([0]);
+    }
+    let hash = hex::encode(&h.finalize()[..12]);
+    format!(
+        "<digestif.{}.{}.{hash}@digestif.invalid>",
+        stored
+            .name
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+        stored.id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_backoff_grows_and_is_capped() {
+        assert_eq!(delivery_backoff(1), Duration::from_secs(60));
+        assert_eq!(delivery_backoff(2), Duration::from_secs(120));
+        assert_eq!(delivery_backoff(40), Duration::from_secs(6 * 3600));
+    }
+}

@@ -1,0 +1,216 @@
+//! Ingest: fetch → parse → normalise → tag → store, one feed at a time with bounded concurrency, and
+//! the per-feed schedule (when a feed is next due, how long a failing one backs off).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use jiff::Timestamp;
+
+use super::{Context, PipelineError, Result, add};
+use crate::config::FeedSettings;
+use crate::fetch::{self, FetchOutcome, FetchRequest};
+use crate::model::Article;
+use crate::store::FetchSuccess;
+
+/// What happened to one feed in one fetch round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedStatus {
+    /// Fetched and parsed: entries in the feed, articles new to the store.
+    Fetched {
+        entries: usize,
+        new: usize,
+    },
+    NotModified,
+    /// Not due (interval or backoff) and not forced.
+    Skipped,
+    Failed(String),
+}
+
+/// The outcome of one feed.
+#[derive(Debug, Clone)]
+pub struct FeedReport {
+    pub feed: String,
+    pub url: String,
+    pub status: FeedStatus,
+}
+
+impl FeedReport {
+    fn new(feed: &FeedSettings, status: FeedStatus) -> FeedReport {
+        FeedReport {
+            feed: feed.name.clone(),
+            url: feed.url.clone(),
+            status,
+        }
+    }
+}
+
+/// When `feed` is next due, from its stored state (last fetch + interval with jitter, backoff).
+pub fn feed_due_at(ctx: &Context, feed: &FeedSettings) -> Result<Timestamp> {
+    let state = ctx.with_store(|s| s.feed_state(&feed.name))?;
+    let Some(state) = state else {
+        return Ok(Timestamp::UNIX_EPOCH);
+    };
+    let mut due = match state.last_fetch {
+        None => Timestamp::UNIX_EPOCH,
+        Some(last) => {
+            let seed = crate::schedule::seed_for(&feed.name);
+            let wait = feed.interval + crate::schedule::jitter(feed.interval, seed);
+            add(last, wait)
+        }
+    };
+    if let Some(next) = state.next_attempt {
+        due = due.max(next);
+    }
+    Ok(due)
+}
+
+/// Fetches, parses, normalises, tags and stores one feed. Never fails for the feed's own faults: those
+/// are recorded in the store (health, backoff) and returned as [`FeedStatus::Failed`].
+pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Result<FeedReport> {
+    let now = Timestamp::now();
+    if !force && feed_due_at(ctx, feed)? > now {
+        return Ok(FeedReport::new(feed, FeedStatus::Skipped));
+    }
+    let state = ctx
+        .with_store(|s| s.feed_state(&feed.name))?
+        .unwrap_or_default();
+    let failures = state.consecutive_failures;
+    let password = match feed.password.as_ref().map(|s| s.resolve()).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!("feed `{}` ({}): password: {e}", feed.name, feed.url);
+            return fail(ctx, feed, msg, failures, None, now);
+        }
+    };
+    let req = FetchRequest {
+        feed: feed.name.clone(),
+        url: feed.url.clone(),
+        headers: feed.headers.clone(),
+        basic_auth: feed.username.clone().map(|u| (u, password)),
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+    };
+    match ctx.fetcher.fetch(&req).await {
+        Ok(FetchOutcome::NotModified) => {
+            ctx.with_store(|s| s.ingest(&feed.name, &[], &FetchSuccess::default(), now))?;
+            Ok(FeedReport::new(feed, FeedStatus::NotModified))
+        }
+        Ok(FetchOutcome::Fetched {
+            body,
+            etag,
+            last_modified,
+            final_url,
+            ..
+        }) => {
+            let (name, url) = (feed.name.clone(), feed.url.clone());
+            let parsed = tokio::task::spawn_blocking(move || {
+                parse_and_tag(&body, &name, &url, &final_url, now)
+            })
+            .await
+            .map_err(|e| PipelineError::Join(e.to_string()))?;
+            let (entries, articles) = match parsed {
+                Ok(p) => p,
+                Err(msg) => return fail(ctx, feed, msg, failures, None, now),
+            };
+            let success = FetchSuccess {
+                etag,
+                last_modified,
+                replace_validators: true,
+            };
+            let new = ctx.with_store(|s| s.ingest(&feed.name, &articles, &success, now))?;
+            Ok(FeedReport::new(feed, FeedStatus::Fetched { entries, new }))
+        }
+        Err(e) => fail(ctx, feed, e.to_string(), failures, e.retry_after(), now),
+    }
+}
+
+fn fail(
+    ctx: &Context,
+    feed: &FeedSettings,
+    msg: String,
+    failures: u32,
+    retry_after: Option<Duration>,
+    now: Timestamp,
+) -> Result<FeedReport> {
+    let delay = fetch::backoff_delay(failures + 1, retry_after);
+    let next = add(now, delay);
+    tracing::warn!(feed = %feed.name, url = %feed.url, retry_in_s = delay.as_secs(), "{msg}");
+    ctx.with_store(|s| s.record_feed_failure(&feed.name, &msg, now, next))?;
+    Ok(FeedReport::new(feed, FeedStatus::Failed(msg)))
+}
+
+/// Parses a fetched body and turns its entries into tagged articles. CPU-bound: run off the runtime.
+pub fn parse_and_tag(
+    body: &[u8],
+    feed: &str,
+    url: &str,
+    final_url: &str,
+    now: Timestamp,
+) -> std::result::Result<(usize, Vec<Article>), String> {
+    let parsed = match crate::feed::parse(body, final_url) {
+        Ok(p) => p,
+        // A valid channel with no items right now is a successful fetch, not a failure.
+        Err(crate::feed::FeedError::Empty) => return Ok((0, Vec::new())),
+        Err(e) => return Err(format!("feed `{feed}` ({url}): {e}")),
+    };
+    let entries = parsed.entries.len();
+    let mut seen = HashSet::new();
+    let mut articles = Vec::with_capacity(entries);
+    for entry in &parsed.entries {
+        if let Some(mut a) = crate::normalize::normalize(entry, feed, final_url, now) {
+            if !seen.insert(a.key.clone()) {
+                continue;
+            }
+            a.entities = crate::ner::tag_article(&a.title, &a.text);
+            articles.push(a);
+        }
+    }
+    Ok((entries, articles))
+}
+
+/// Progress of a fetch round, for a caller that shows it (the CLI's progress bar).
+#[derive(Debug)]
+pub enum FetchProgress<'a> {
+    /// The round starts with this many feeds.
+    Started { feeds: usize },
+    /// One feed is done.
+    Done(&'a FeedReport),
+    /// Every feed is done.
+    Finished,
+}
+
+/// Fetches every enabled feed (or only those due, unless `force`), with bounded concurrency.
+/// One feed's failure never stops the others.
+pub async fn fetch_all(ctx: &Context, force: bool) -> Result<Vec<FeedReport>> {
+    fetch_all_with_progress(ctx, force, |_| {}).await
+}
+
+/// [`fetch_all`], telling `progress` when the round starts, as each feed is done, and at the end.
+pub async fn fetch_all_with_progress(
+    ctx: &Context,
+    force: bool,
+    mut progress: impl FnMut(FetchProgress<'_>),
+) -> Result<Vec<FeedReport>> {
+    let feeds: Vec<FeedSettings> = ctx
+        .settings
+        .feeds
+        .iter()
+        .filter(|f| f.enabled)
+        .cloned()
+        .collect();
+    progress(FetchProgress::Started { feeds: feeds.len() });
+    let limit = ctx.settings.fetch.concurrency.max(1);
+    let mut stream = futures_util::stream::iter(feeds.iter())
+        .map(|f| async move { ingest_feed(ctx, f, force).await })
+        .buffer_unordered(limit);
+    let mut reports = Vec::with_capacity(feeds.len());
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        progress(FetchProgress::Done(&r));
+        reports.push(r);
+    }
+    progress(FetchProgress::Finished);
+    reports.sort_by(|a, b| a.feed.cmp(&b.feed));
+    Ok(reports)
+}

@@ -1,0 +1,120 @@
+//! The jobs that tie the stages together, one file each: [`ingest`] (fetch → parse → normalise →
+//! tag → store), [`build`] (select → group → assemble → persist in the outbox) and [`deliver`]
+//! (outbox → files, SMTP, sendmail). This module holds what they share: the [`Context`] and the
+//! error type.
+//!
+//! Both the daemon and the one-shot CLI verbs call these; they own no timers, no signals and no
+//! terminal output.
+
+mod build;
+mod deliver;
+mod ingest;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{Timestamp, ToSpan};
+
+use crate::config::{DigestSettings, Settings};
+use crate::digest::Renderer;
+use crate::fetch::{self, Fetcher};
+use crate::store::{self, Store};
+
+pub use build::{BuildOutcome, Target, build_digest};
+pub use deliver::{DeliveryReport, deliver_pending, delivery_backoff};
+pub use ingest::{
+    FeedReport, FeedStatus, FetchProgress, feed_due_at, fetch_all, fetch_all_with_progress,
+    ingest_feed, parse_and_tag,
+};
+
+/// Errors of the jobs (a failing feed is not one: it is recorded and reported per feed).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Fetch(#[from] fetch::FetchError),
+    #[error(transparent)]
+    Render(#[from] crate::digest::RenderError),
+    #[error("stored digest {id} is unreadable: {source}")]
+    DigestJson { id: i64, source: serde_json::Error },
+    #[error("no digest named `{0}` in the configuration")]
+    UnknownDigest(String),
+    #[error("a background task failed: {0}")]
+    Join(String),
+    #[error("secret for {what}: {message}")]
+    Secret { what: String, message: String },
+}
+
+type Result<T> = std::result::Result<T, PipelineError>;
+
+/// Everything a job needs.
+#[derive(Clone)]
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub store: Arc<Mutex<Store>>,
+    pub fetcher: Fetcher,
+    pub renderer: Arc<Renderer>,
+}
+
+impl Context {
+    /// Opens the store, registers the configured feeds and builds the fetcher and renderer.
+    pub fn new(settings: Settings) -> Result<Context> {
+        let mut store = Store::open_in(&settings.state_dir)?;
+        store.sync_feeds(
+            settings
+                .feeds
+                .iter()
+                .map(|f| (f.name.as_str(), f.url.as_str())),
+        )?;
+        let fetcher = Fetcher::new(fetch_options(&settings))?;
+        let renderer = Renderer::new(settings.template_dir.as_deref())?
+            .with_time_zone(settings.timezone.clone());
+        Ok(Context {
+            settings: Arc::new(settings),
+            store: Arc::new(Mutex::new(store)),
+            fetcher,
+            renderer: Arc::new(renderer),
+        })
+    }
+
+    /// Runs `f` with the store locked. The lock is never held across an await.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
+        let mut guard = match self.store.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+fn fetch_options(s: &Settings) -> fetch::FetchOptions {
+    fetch::FetchOptions {
+        connect_timeout: s.fetch.connect_timeout,
+        timeout: s.fetch.timeout,
+        max_body_bytes: s.fetch.max_body,
+        max_redirects: 5,
+        concurrency: s.fetch.concurrency,
+        per_host: s.fetch.per_host,
+        user_agent: s.fetch.user_agent.clone(),
+    }
+}
+
+/// The configured digest called `name`.
+pub fn digest_by_name<'a>(settings: &'a Settings, name: &str) -> Result<&'a DigestSettings> {
+    settings
+        .digest(name)
+        .ok_or_else(|| PipelineError::UnknownDigest(name.to_string()))
+}
+
+/// `t + d`, saturating at the end of time.
+fn add(t: Timestamp, d: Duration) -> Timestamp {
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+    t.checked_add(secs.seconds()).unwrap_or(Timestamp::MAX)
+}
+
+/// `t - d`, saturating at the start of time.
+fn sub(t: Timestamp, d: Duration) -> Timestamp {
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+    t.checked_sub(secs.seconds()).unwrap_or(Timestamp::MIN)
+}
