@@ -1,0 +1,573 @@
+//! Validation of the raw schema into [`Settings`], one validator per TOML table (in the manner of
+//! ripgrep's `HiArgs::from_low_args`: each typed part is built from its raw part by its own
+//! function, and [`validate`] only puts them together in the order the file is checked).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::cx::{
+    Cx, duration, feed_url, filename_safe, regexes, secret, suggest, valid_log_level, valid_mailbox,
+};
+use super::raw::{
+    OneOrMany, RawConfig, RawDigest, RawFeed, RawFetch, RawOutput, RawSendmail, RawSmtp, SizeValue,
+};
+use super::{
+    ConfigError, DigestSettings, FORMATS, FeedSettings, FetchSettings, OutputSettings,
+    SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
+};
+use crate::schedule::{self, Schedule};
+
+const DEFAULT_STATE_DIR: &str = "/var/lib/digestif";
+
+/// Validates every table, in file order: top level, `[fetch]`, `[[feed]]`, `[smtp]`, `[sendmail]`,
+/// `[[digest]]` (digests refer to feeds and need a mail transport for email outputs).
+pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Result<Settings, ConfigError> {
+    let top = TopLevel::from_raw(cx, &raw)?;
+    let fetch = match &raw.fetch {
+        Some(f) => fetch_from_raw(cx, f)?,
+        None => FetchSettings::default(),
+    };
+    let feeds = feeds_from_raw(cx, raw.feed)?;
+    let smtp = raw.smtp.map(|s| smtp_from_raw(cx, s)).transpose()?;
+    let sendmail = raw
+        .sendmail
+        .map(|s| sendmail_from_raw(cx, s, smtp.is_some()))
+        .transpose()?;
+    let email_from = smtp
+        .as_ref()
+        .map(|s| s.from.clone())
+        .or_else(|| sendmail.as_ref().map(|s| s.from.clone()));
+    let has_transport = smtp.is_some() || sendmail.is_some();
+    let digests = digests_from_raw(cx, raw.digest, &feeds, has_transport)?;
+    Ok(Settings {
+        path: cx.path.clone(),
+        state_dir: top.state_dir,
+        timezone: top.timezone,
+        timezone_name: top.timezone_name,
+        template_dir: top.template_dir,
+        fetch,
+        feeds,
+        digests,
+        smtp,
+        sendmail,
+        email_from,
+        log_level: top.log_level,
+    })
+}
+
+// ------------------------------------------------------------------------------------ top level
+
+/// The top-level keys.
+struct TopLevel {
+    state_dir: PathBuf,
+    timezone: jiff::tz::TimeZone,
+    timezone_name: String,
+    template_dir: Option<PathBuf>,
+    log_level: String,
+}
+
+impl TopLevel {
+    fn from_raw(cx: &Cx, raw: &RawConfig) -> Result<TopLevel, ConfigError> {
+        let state_dir = match &raw.state_dir {
+            Some(s) if s.trim().is_empty() => return Err(cx.err("state_dir", "empty path")),
+            Some(s) => cx.resolve_path(s),
+            None => match std::env::var("STATE_DIRECTORY") {
+                // systemd StateDirectory= (may list several, colon-separated)
+                Ok(d) if !d.is_empty() => {
+                    PathBuf::from(d.split(':').next().unwrap_or(DEFAULT_STATE_DIR))
+                }
+                _ => PathBuf::from(DEFAULT_STATE_DIR),
+            },
+        };
+        let timezone_name = raw.timezone.clone().unwrap_or_else(|| "UTC".to_string());
+        let timezone = time_zone(cx, &timezone_name)?;
+        let template_dir = match &raw.template_dir {
+            Some(s) if s.trim().is_empty() => return Err(cx.err("template_dir", "empty path")),
+            Some(s) => Some(cx.resolve_path(s)),
+            None => None,
+        };
+        let log_level = raw.log_level.clone().unwrap_or_else(|| "info".to_string());
+        if !valid_log_level(&log_level) {
+            return Err(cx.err(
+                "log_level",
+                &format!(
+                    "invalid log level {log_level:?} (trace, debug, info, warn, error, off, or a filter like \"digestif=debug,warn\")"
+                ),
+            ));
+        }
+        Ok(TopLevel {
+            state_dir,
+            timezone,
+            timezone_name,
+            template_dir,
+            log_level,
+        })
+    }
+}
+
+/// `timezone`: "UTC", "local" (the system's zone) or an IANA name.
+fn time_zone(cx: &Cx, name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
+    if name.eq_ignore_ascii_case("utc") {
+        Ok(jiff::tz::TimeZone::UTC)
+    } else if name == "local" {
+        jiff::tz::TimeZone::try_system().map_err(|e| {
+            cx.err(
+                "timezone",
+                &format!("cannot determine the system time zone: {e}"),
+            )
+        })
+    } else {
+        jiff::tz::TimeZone::get(name).map_err(|_| {
+            cx.err(
+                "timezone",
+                &format!("unknown time zone {name:?} (use an IANA name such as \"Europe/Berlin\", \"UTC\" or \"local\")"),
+            )
+        })
+    }
+}
+
+// -------------------------------------------------------------------------------------- [fetch]
+
+fn fetch_from_raw(cx: &Cx, f: &RawFetch) -> Result<FetchSettings, ConfigError> {
+    let mut fetch = FetchSettings::default();
+    fetch.timeout = duration(cx, "fetch.timeout", f.timeout.as_deref(), fetch.timeout)?;
+    fetch.connect_timeout = duration(
+        cx,
+        "fetch.connect_timeout",
+        f.connect_timeout.as_deref(),
+        fetch.connect_timeout,
+    )?;
+    if fetch.timeout.is_zero() {
+        return Err(cx.err("fetch.timeout", "must be more than 0"));
+    }
+    if fetch.connect_timeout.is_zero() {
+        return Err(cx.err("fetch.connect_timeout", "must be more than 0"));
+    }
+    match &f.max_body {
+        None => {}
+        Some(SizeValue::Bytes(n)) => fetch.max_body = *n,
+        Some(SizeValue::Text(s)) => {
+            fetch.max_body = schedule::parse_size(s).map_err(|m| cx.err("fetch.max_body", &m))?
+        }
+    }
+    if fetch.max_body < 1024 {
+        return Err(cx.err("fetch.max_body", "must be at least 1KiB"));
+    }
+    if let Some(n) = f.concurrency {
+        if n == 0 {
+            return Err(cx.err("fetch.concurrency", "must be at least 1"));
+        }
+        fetch.concurrency = n as usize;
+    }
+    if let Some(n) = f.per_host {
+        if n == 0 {
+            return Err(cx.err("fetch.per_host", "must be at least 1"));
+        }
+        fetch.per_host = n as usize;
+    }
+    if let Some(ua) = &f.user_agent {
+        if ua.trim().is_empty() || ua.chars().any(|c| c.is_control()) {
+            return Err(cx.err("fetch.user_agent", "must be non-empty printable text"));
+        }
+        fetch.user_agent = ua.clone();
+    }
+    Ok(fetch)
+}
+
+// ------------------------------------------------------------------------------------- [[feed]]
+
+fn feeds_from_raw(cx: &mut Cx, raw: Vec<RawFeed>) -> Result<Vec<FeedSettings>, ConfigError> {
+    let mut feeds = Vec::new();
+    let mut seen_names: HashSet<String> = HashSet::new();
+    for (i, f) in raw.into_iter().enumerate() {
+        let p = format!("feed[{i}]");
+        let name = f.name.trim().to_string();
+        if name.is_empty() {
+            return Err(cx.err(&format!("{p}.name"), "empty feed name"));
+        }
+        if !seen_names.insert(name.to_lowercase()) {
+            return Err(cx.err(
+                &format!("{p}.name"),
+                &format!("duplicate feed name {name:?} (feed names must be unique)"),
+            ));
+        }
+        feeds.push(feed_from_raw(cx, &p, name, f)?);
+    }
+    Ok(feeds)
+}
+
+/// One `[[feed]]` (its `name` already checked), whose key path is `p` (`feed[3]`).
+fn feed_from_raw(
+    cx: &mut Cx,
+    p: &str,
+    name: String,
+    f: RawFeed,
+) -> Result<FeedSettings, ConfigError> {
+    let url = feed_url(cx, &format!("{p}.url"), &f.url)?;
+    let interval = duration(
+        cx,
+        &format!("{p}.interval"),
+        f.interval.as_deref(),
+        Duration::from_secs(3600),
+    )?;
+    if interval < Duration::from_secs(60) {
+        return Err(cx.err(&format!("{p}.interval"), "must be at least 1m"));
+    }
+    for (j, t) in f.tags.iter().enumerate() {
+        if t.trim().is_empty() {
+            return Err(cx.err_value(&format!("{p}.tags[{j}]"), "empty tag"));
+        }
+    }
+    let mut headers = Vec::new();
+    for (k, v) in &f.headers {
+        let hk = format!("{p}.headers.{k}");
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(cx.err(&hk, &format!("invalid header name {k:?}")));
+        }
+        if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            return Err(cx.err(&hk, "header value must not contain line breaks"));
+        }
+        headers.push((k.clone(), v.clone()));
+    }
+    let password = secret(cx, p, f.password, f.password_file, f.password_env)?;
+    if password.is_some() && f.username.is_none() {
+        return Err(cx.err(
+            &format!("{p}.username"),
+            "a password is set but `username` is missing",
+        ));
+    }
+    Ok(FeedSettings {
+        name,
+        url,
+        interval,
+        tags: f.tags.iter().map(|t| t.trim().to_string()).collect(),
+        headers,
+        username: f.username,
+        password,
+        enabled: f.enabled.unwrap_or(true),
+    })
+}
+
+// --------------------------------------------------------------------------- [smtp], [sendmail]
+
+fn smtp_from_raw(cx: &mut Cx, s: RawSmtp) -> Result<SmtpConfig, ConfigError> {
+    if s.host.trim().is_empty() {
+        return Err(cx.err("smtp.host", "empty host"));
+    }
+    let security = match s.security.as_deref().unwrap_or("starttls") {
+        "tls" => SmtpSecurity::Tls,
+        "starttls" => SmtpSecurity::StartTls,
+        "none" => SmtpSecurity::None,
+        other => {
+            return Err(cx.err(
+                "smtp.security",
+                &format!("invalid value {other:?} (expected \"tls\", \"starttls\" or \"none\")"),
+            ));
+        }
+    };
+    let port = s.port.unwrap_or(security.default_port());
+    if port == 0 {
+        return Err(cx.err("smtp.port", "port must be 1-65535"));
+    }
+    if !valid_mailbox(&s.from) {
+        return Err(cx.err("smtp.from", &format!("invalid address {:?}", s.from)));
+    }
+    let password = secret(cx, "smtp", s.password, s.password_file, s.password_env)?;
+    if password.is_some() && s.username.is_none() {
+        return Err(cx.err(
+            "smtp.username",
+            "a password is set but `username` is missing",
+        ));
+    }
+    let timeout = duration(
+        cx,
+        "smtp.timeout",
+        s.timeout.as_deref(),
+        Duration::from_secs(30),
+    )?;
+    Ok(SmtpConfig {
+        host: s.host.trim().to_string(),
+        port,
+        security,
+        username: s.username,
+        password,
+        from: s.from,
+        timeout,
+    })
+}
+
+fn sendmail_from_raw(
+    cx: &Cx,
+    sm: RawSendmail,
+    has_smtp: bool,
+) -> Result<SendmailConfig, ConfigError> {
+    if has_smtp {
+        return Err(cx.err(
+            "sendmail",
+            "configure either [smtp] or [sendmail], not both",
+        ));
+    }
+    if !valid_mailbox(&sm.from) {
+        return Err(cx.err("sendmail.from", &format!("invalid address {:?}", sm.from)));
+    }
+    let cmd = sm
+        .command
+        .unwrap_or_else(|| "/usr/sbin/sendmail".to_string());
+    if cmd.trim().is_empty() {
+        return Err(cx.err("sendmail.command", "empty command"));
+    }
+    let command = if cmd.contains('/') {
+        cx.resolve_path(&cmd)
+    } else {
+        PathBuf::from(cmd)
+    };
+    Ok(SendmailConfig {
+        command,
+        from: sm.from,
+    })
+}
+
+// ----------------------------------------------------------------------------------- [[digest]]
+
+fn digests_from_raw(
+    cx: &mut Cx,
+    raw: Vec<RawDigest>,
+    feeds: &[FeedSettings],
+    has_transport: bool,
+) -> Result<Vec<DigestSettings>, ConfigError> {
+    let mut digests = Vec::new();
+    let mut digest_names = HashSet::new();
+    for (i, d) in raw.into_iter().enumerate() {
+        let p = format!("digest[{i}]");
+        if !filename_safe(&d.name) {
+            return Err(cx.err(
+                &format!("{p}.name"),
+                &format!("invalid digest name {:?} (letters, digits, '.', '_', '-'; starting with a letter or digit; at most 64)", d.name),
+            ));
+        }
+        if !digest_names.insert(d.name.to_lowercase()) {
+            return Err(cx.err(
+                &format!("{p}.name"),
+                &format!("duplicate digest name {:?}", d.name),
+            ));
+        }
+        digests.push(digest_from_raw(cx, &p, d, feeds, has_transport)?);
+    }
+    Ok(digests)
+}
+
+/// One `[[digest]]` (its name already checked), whose key path is `p` (`digest[0]`).
+fn digest_from_raw(
+    cx: &mut Cx,
+    p: &str,
+    d: RawDigest,
+    feeds: &[FeedSettings],
+    has_transport: bool,
+) -> Result<DigestSettings, ConfigError> {
+    let k = |s: &str| format!("{p}.{s}");
+    let schedule = digest_schedule(cx, p, &d)?;
+    let window = duration(
+        cx,
+        &k("window"),
+        d.window.as_deref(),
+        Duration::from_secs(24 * 3600),
+    )?;
+    if window.is_zero() {
+        return Err(cx.err(&k("window"), "must be more than 0"));
+    }
+    let grace = duration(
+        cx,
+        &k("grace"),
+        d.grace.as_deref(),
+        Duration::from_secs(6 * 3600),
+    )?;
+    let feed_names = match &d.feeds {
+        None => feeds.iter().map(|f| f.name.clone()).collect(),
+        Some(sel) => feed_selection(cx, p, sel, feeds)?,
+    };
+    let include = regexes(cx, &k("include"), &d.include)?;
+    let exclude = regexes(cx, &k("exclude"), &d.exclude)?;
+    let max_per_feed = match d.max_per_feed {
+        Some(0) => return Err(cx.err(&k("max_per_feed"), "must be at least 1")),
+        n => n.map(|n| n as usize),
+    };
+    let mut outputs = Vec::new();
+    for (j, o) in d.output.into_iter().enumerate() {
+        outputs.push(output_from_raw(
+            cx,
+            &format!("{p}.output[{j}]"),
+            o,
+            has_transport,
+        )?);
+    }
+    if outputs.is_empty() {
+        cx.warn(
+            p,
+            "digest has no [[digest.output]]; it can only be built on demand",
+        );
+    }
+    Ok(DigestSettings {
+        name: d.name,
+        schedule,
+        window,
+        grace,
+        feeds: feed_names,
+        include,
+        exclude,
+        max_per_feed,
+        subject: d.subject,
+        send_empty: d.send_empty.unwrap_or(false),
+        follow: d
+            .follow
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        outputs,
+    })
+}
+
+/// `at` (one time or a list) or `cron`: exactly one of them.
+fn digest_schedule(cx: &Cx, p: &str, d: &RawDigest) -> Result<Schedule, ConfigError> {
+    let k = |s: &str| format!("{p}.{s}");
+    match (&d.at, &d.cron) {
+        (Some(_), Some(_)) => Err(cx.err(&k("cron"), "set either `at` or `cron`, not both")),
+        (None, None) => Err(cx.err(
+            p,
+            "missing schedule: set `at = \"07:00\"` or `cron = \"0 7 * * 1-5\"`",
+        )),
+        (None, Some(c)) => Schedule::parse_cron(c).map_err(|m| cx.err(&k("cron"), &m)),
+        (Some(OneOrMany::One(s)), None) => Schedule::parse_at(s).map_err(|m| cx.err(&k("at"), &m)),
+        (Some(OneOrMany::Many(list)), None) => {
+            if list.is_empty() {
+                return Err(cx.err(&k("at"), "empty list of times"));
+            }
+            let mut times = Vec::new();
+            for (j, s) in list.iter().enumerate() {
+                match Schedule::parse_at(s)
+                    .map_err(|m| cx.err_value(&format!("{p}.at[{j}]"), &m))?
+                {
+                    Schedule::At(t) => times.extend(t),
+                    Schedule::Cron(..) => {}
+                }
+            }
+            Ok(Schedule::from_times(times))
+        }
+    }
+}
+
+/// `feeds = [...]`: feed names and tags, resolved to feed names in config order.
+fn feed_selection(
+    cx: &Cx,
+    p: &str,
+    sel: &[String],
+    feeds: &[FeedSettings],
+) -> Result<Vec<String>, ConfigError> {
+    let mut wanted = HashSet::new();
+    for (j, s) in sel.iter().enumerate() {
+        let matched: Vec<&FeedSettings> = feeds
+            .iter()
+            .filter(|f| f.name == *s || f.tags.iter().any(|t| t == s))
+            .collect();
+        if matched.is_empty() {
+            let mut msg = format!("no feed or tag named {s:?}");
+            let cands = feeds
+                .iter()
+                .map(|f| f.name.as_str())
+                .chain(feeds.iter().flat_map(|f| f.tags.iter().map(String::as_str)));
+            if let Some(best) = suggest(s, cands) {
+                msg.push_str(&format!(", did you mean {best:?}?"));
+            }
+            return Err(cx.err_value(&format!("{p}.feeds[{j}]"), &msg));
+        }
+        wanted.extend(matched.into_iter().map(|f| f.name.clone()));
+    }
+    Ok(feeds
+        .iter()
+        .filter(|f| wanted.contains(&f.name))
+        .map(|f| f.name.clone())
+        .collect())
+}
+
+// ---------------------------------------------------------------------------- [[digest.output]]
+
+/// One `[[digest.output]]`, whose key path is `op` (`digest[0].output[1]`).
+fn output_from_raw(
+    cx: &Cx,
+    op: &str,
+    o: RawOutput,
+    has_transport: bool,
+) -> Result<OutputSettings, ConfigError> {
+    match o.kind.as_str() {
+        "file" => file_output(cx, op, o),
+        "email" => email_output(cx, op, o, has_transport),
+        other => {
+            let mut msg = format!("unknown output kind {other:?} (expected \"file\" or \"email\")");
+            if let Some(s) = suggest(other, ["file", "email"]) {
+                msg = format!("unknown output kind {other:?}, did you mean {s:?}?");
+            }
+            Err(cx.err(&format!("{op}.kind"), &msg))
+        }
+    }
+}
+
+fn file_output(cx: &Cx, op: &str, o: RawOutput) -> Result<OutputSettings, ConfigError> {
+    let Some(dir) = o.dir.filter(|d| !d.trim().is_empty()) else {
+        return Err(cx.err(op, "file output needs `dir`"));
+    };
+    let formats = o
+        .formats
+        .unwrap_or_else(|| FORMATS.iter().map(|s| s.to_string()).collect());
+    if formats.is_empty() {
+        return Err(cx.err(&format!("{op}.formats"), "empty list of formats"));
+    }
+    let mut fs: Vec<String> = Vec::new();
+    for (n, f) in formats.iter().enumerate() {
+        let f = f.to_ascii_lowercase();
+        if !FORMATS.contains(&f.as_str()) {
+            let mut msg = format!("unknown format {f:?} (expected one of json, html, md, txt)");
+            if let Some(s) = suggest(&f, FORMATS.iter().copied()) {
+                msg = format!("unknown format {f:?}, did you mean {s:?}?");
+            }
+            return Err(cx.err_value(&format!("{op}.formats[{n}]"), &msg));
+        }
+        if !fs.contains(&f) {
+            fs.push(f);
+        }
+    }
+    Ok(OutputSettings::File {
+        dir: cx.resolve_path(&dir),
+        formats: fs,
+    })
+}
+
+fn email_output(
+    cx: &Cx,
+    op: &str,
+    o: RawOutput,
+    has_transport: bool,
+) -> Result<OutputSettings, ConfigError> {
+    let to = o.to.unwrap_or_default();
+    if to.is_empty() {
+        return Err(cx.err(op, "email output needs `to` (a list of addresses)"));
+    }
+    for (n, a) in to.iter().enumerate() {
+        if !valid_mailbox(a) {
+            return Err(cx.err_value(&format!("{op}.to[{n}]"), &format!("invalid address {a:?}")));
+        }
+    }
+    if !has_transport {
+        return Err(cx.err(
+            &format!("{op}.kind"),
+            "email output needs a mail transport: add an [smtp] or a [sendmail] section",
+        ));
+    }
+    Ok(OutputSettings::Email {
+        to: to.iter().map(|a| a.trim().to_string()).collect(),
+    })
+}
