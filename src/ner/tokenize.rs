@@ -90,6 +90,8 @@ fn is_hyphen(c: char) -> bool {
 }
 
 /// Splits `text` into tokens with byte offsets.
+// fn-length: the tokeniser's hot state machine (one pass over the characters, every state moving the
+// same cursor); split into functions it would pass that cursor and the output back and forth per token.
 pub fn tokenize(text: &str) -> Vec<Token> {
     let cs: Vec<(usize, char)> = text.char_indices().collect();
     let n = cs.len();

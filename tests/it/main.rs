@@ -14,3 +14,4 @@ mod normalize;
 mod render;
 mod schedule;
 mod stories;
+mod structure;
