@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod digest;
 pub mod feed;
 pub mod fetch;
+pub mod hash;
 pub mod model;
 pub mod ner;
 pub mod normalize;

@@ -286,12 +286,7 @@ pub fn jitter(interval: Duration, seed: u64) -> Duration {
 
 /// A stable seed for [`jitter`] from a feed name (FNV-1a 64).
 pub fn seed_for(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::hash::fnv1a(name.as_bytes())
 }
 
 fn splitmix64(mut x: u64) -> u64 {

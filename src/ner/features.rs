@@ -76,9 +76,9 @@ pub struct Prepared {
 }
 
 fn shapes(tok: &str) -> (u64, u64, u32) {
-    const P: u64 = 0x0000_0100_0000_01B3;
-    let mut hl: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut hs: u64 = 0xcbf2_9ce4_8422_2325;
+    const P: u64 = crate::hash::FNV_PRIME;
+    let mut hl: u64 = crate::hash::FNV_OFFSET;
+    let mut hs: u64 = crate::hash::FNV_OFFSET;
     let mut last = 0u8;
     let mut run = 0;
     let mut flags = 0;

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::hash::{FNV_OFFSET, FNV_PRIME};
+
 /// 64-bit finaliser (splitmix64).
 #[inline]
 pub fn mix(mut x: u64) -> u64 {
@@ -16,14 +18,14 @@ pub fn mix(mut x: u64) -> u64 {
 /// Hash of a byte string (FNV-style over 8-byte words, then finalised).
 #[inline]
 pub fn hash_bytes(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (b.len() as u64);
+    let mut h: u64 = FNV_OFFSET ^ (b.len() as u64);
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(29);
+        h = (h ^ w).wrapping_mul(FNV_PRIME).rotate_left(29);
     }
     for &x in chunks.remainder() {
-        h = (h ^ x as u64).wrapping_mul(0x0000_0100_0000_01B3);
+        h = (h ^ x as u64).wrapping_mul(FNV_PRIME);
     }
     mix(h)
 }

@@ -273,9 +273,7 @@ fn word_set(s: &str) -> Vec<u64> {
 /// Appends the FNV-1a hash of each lower-cased word of `s` to `out` (unsorted, with repeats).
 fn word_hashes(s: &str, buf: &mut String, out: &mut Vec<u64>) {
     for_each_word(s, buf, |w| {
-        out.push(w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        }));
+        out.push(crate::hash::fnv1a(w.as_bytes()));
     });
 }
 
@@ -380,73 +378,15 @@ fn duplicate_lines(
     lines
 }
 
-const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "sen", "rep", "gov", "gen", "st", "jr", "sr", "inc", "co", "corp",
-    "lt", "col", "sgt", "no", "vs", "prof", "rev", "ft", "mt", "jan", "feb", "aug", "sept", "oct",
-    "nov", "dec",
-];
-
-/// Splits text into sentences at `.`, `!` or `?` followed by space and a capital, digit or quote,
-/// except after abbreviations and initials ("Mr.", "U.S.").
+/// Splits text into sentences with the tagger's splitter ([`crate::ner::tokenize::split_sentences`]),
+/// so the crate has one sentence splitter and one abbreviation list.
 pub(crate) fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for k in 0..chars.len() {
-        let (i, c) = chars[k];
-        if !matches!(c, '.' | '!' | '?') {
-            continue;
-        }
-        // allow closing quotes/brackets after the mark
-        let mut e = k + 1;
-        while e < chars.len() && matches!(chars[e].1, '"' | '\'' | '\u{201d}' | '\u{2019}' | ')') {
-            e += 1;
-        }
-        if e >= chars.len() || !chars[e].1.is_whitespace() {
-            continue;
-        }
-        let mut nx = e;
-        while nx < chars.len() && chars[nx].1.is_whitespace() {
-            nx += 1;
-        }
-        if nx >= chars.len() {
-            continue;
-        }
-        let next = chars[nx].1;
-        if !(next.is_uppercase()
-            || next.is_ascii_digit()
-            || matches!(next, '"' | '\u{201c}' | '\''))
-        {
-            continue;
-        }
-        if c == '.' {
-            let before = &text[start..i];
-            let last = before
-                .rsplit(|ch: char| !ch.is_alphanumeric() && ch != '.')
-                .next()
-                .unwrap_or("");
-            let last_word = last.rsplit('.').next().unwrap_or("");
-            let lw = last_word.to_lowercase();
-            if last_word.chars().count() == 1 && last_word.chars().all(|x| x.is_uppercase()) {
-                continue;
-            }
-            if ABBREVIATIONS.contains(&lw.as_str()) {
-                continue;
-            }
-        }
-        let end = chars.get(e).map(|x| x.0).unwrap_or(text.len());
-        let s = text[start..end].trim();
-        if !s.is_empty() {
-            out.push(s);
-        }
-        start = end;
-        let _ = i;
-    }
-    let rest = text[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
+    let tokens = crate::ner::tokenize::tokenize(text);
+    crate::ner::tokenize::split_sentences(text, &tokens)
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| &text[tokens[r.start].start..tokens[r.end - 1].end])
+        .collect()
 }
 
 /// 1–3 lead sentences: first sentences of the lines' shown reports (most central first), then
