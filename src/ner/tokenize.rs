@@ -254,9 +254,10 @@ pub fn split_sentences(text: &str, tokens: &[Token]) -> Vec<std::ops::Range<usiz
             || tok.starts_with("??")
         {
             let mut e = t;
+            // A closing quote or bracket touches the mark; after a space it opens the next one.
             while e + 1 < n
                 && is_closer(tokens[e + 1].text(text))
-                && !text[tokens[e].end..tokens[e + 1].start].contains('\n')
+                && tokens[e].end == tokens[e + 1].start
             {
                 e += 1;
             }
@@ -327,5 +328,17 @@ mod tests {
         let ss = split_sentences(s, &t);
         let firsts: Vec<&str> = ss.iter().map(|r| t[r.start].text(s)).collect();
         assert_eq!(firsts, ["Mr.", "He", "Title", "Next"]);
+    }
+
+    #[test]
+    fn regression_opening_quote_after_a_mark_was_taken_as_closing() {
+        let s = "He left! \"Why?\" Then \"no.\" \"Yes.\"";
+        let t = tokenize(s);
+        let ss = split_sentences(s, &t);
+        let texts: Vec<&str> = ss
+            .iter()
+            .map(|r| &s[t[r.start].start..t[r.end - 1].end])
+            .collect();
+        assert_eq!(texts, ["He left!", "\"Why?\"", "Then \"no.\"", "\"Yes.\""]);
     }
 }
