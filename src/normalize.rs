@@ -167,7 +167,7 @@ fn undo_double_escape(html: &str) -> String {
             && (after.starts_with("&gt;") || after.starts_with(' ') || after.starts_with('/'))
     });
     if escaped_tag {
-        decode_basic_entities(html)
+        decode_entities(html)
     } else {
         html.to_string()
     }
@@ -217,11 +217,11 @@ fn drop_content_tags() -> HashSet<&'static str> {
 
 /// Clean title: HTML entities decoded (also double-encoded ones), tags stripped, whitespace folded, NFC.
 pub fn clean_title(raw: &str) -> String {
-    let mut s = decode_basic_entities(&strip_all_tags(raw));
+    let mut s = decode_entities(&strip_all_tags(raw));
     if has_entity(&s) {
         // Double-encoded ("&amp;#8217;"): decode once more, keeping any '<' as text.
         let escaped = s.replace('<', "&lt;").replace('>', "&gt;");
-        s = decode_basic_entities(&strip_all_tags(&escaped));
+        s = decode_entities(&strip_all_tags(&escaped));
     }
     fold_ws(&s).nfc().collect()
 }
@@ -328,39 +328,20 @@ fn entity_len(b: &[u8]) -> Option<usize> {
     (b.get(j) == Some(&b';')).then_some(j + 1)
 }
 
-/// Decodes numeric entities and the named ones an HTML serialiser emits
-/// (`amp lt gt quot apos nbsp`). Anything else is left as it is.
-fn decode_basic_entities(s: &str) -> String {
+/// Decodes HTML character references: numeric ones (`&#8217;`, `&#x2019;`) and every named one of
+/// the HTML5 table (`&amp;`, `&nbsp;`, `&eacute;`, `&hellip;`; quick-xml's table). A reference must
+/// end in `;`; anything that is not one (a bare `&`, an unknown name, `&#0;`) is left as it is.
+/// The one entity decoder of the crate: titles and text here, OPML attributes in [`crate::opml`].
+pub fn decode_entities(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         let after = &rest[p + 1..];
-        let decoded = entity_len(after.as_bytes()).and_then(|n| {
-            let name = &after[..n - 1];
-            let c = if let Some(num) = name.strip_prefix('#') {
-                let v = if let Some(h) = num.strip_prefix(['x', 'X']) {
-                    u32::from_str_radix(h, 16).ok()?
-                } else {
-                    num.parse::<u32>().ok()?
-                };
-                char::from_u32(v).filter(|c| *c != '\0')?
-            } else {
-                match name {
-                    "amp" => '&',
-                    "lt" => '<',
-                    "gt" => '>',
-                    "quot" => '"',
-                    "apos" => '\'',
-                    "nbsp" => '\u{a0}',
-                    _ => return None,
-                }
-            };
-            Some((c, n))
-        });
-        match decoded {
-            Some((c, n)) => {
-                out.push(c);
+        match entity_len(after.as_bytes()).and_then(|n| Some((resolve_entity(&after[..n - 1])?, n)))
+        {
+            Some((decoded, n)) => {
+                out.push_str(&decoded);
                 rest = &after[n..];
             }
             None => {
@@ -371,6 +352,19 @@ fn decode_basic_entities(s: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The text of reference `name` (between `&` and `;`), if it is a known one.
+fn resolve_entity(name: &str) -> Option<std::borrow::Cow<'static, str>> {
+    let Some(num) = name.strip_prefix('#') else {
+        return quick_xml::escape::resolve_html5_entity(name).map(std::borrow::Cow::Borrowed);
+    };
+    let v = match num.strip_prefix(['x', 'X']) {
+        Some(h) => u32::from_str_radix(h, 16).ok()?,
+        None => num.parse::<u32>().ok()?,
+    };
+    let c = char::from_u32(v).filter(|c| *c != '\0')?;
+    Some(std::borrow::Cow::Owned(c.to_string()))
 }
 
 /// Index of the `>` closing the tag whose body starts at `from` (or `b.len()`), skipping `>` inside
@@ -429,7 +423,7 @@ fn walk_text(safe: &str) -> String {
     let flush = |out: &mut String, from: usize, to: usize| {
         if from < to {
             let chunk = &safe[from..to];
-            let decoded = decode_basic_entities(chunk);
+            let decoded = decode_entities(chunk);
             for c in decoded.chars() {
                 out.push(if c == '\n' || c == '\r' { ' ' } else { c });
             }

@@ -54,7 +54,7 @@ pub fn import(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(ev, Event::Empty(_));
-                let name = String::from_utf8_lossy(e.local_name().as_ref()).to_ascii_lowercase();
+                let name = e.local_name().as_ref().to_ascii_lowercase();
                 if root.is_none() {
                     if name != "opml" {
                         return Err(OpmlError::NotOpml { root: name });
@@ -103,7 +103,7 @@ pub fn import(bytes: &[u8]) -> Result<Vec<OpmlFeed>, OpmlError> {
                     stack.push(label);
                 }
             }
-            Event::End(ref e) if e.local_name().as_ref().eq_ignore_ascii_case(b"outline") => {
+            Event::End(ref e) if e.local_name().as_ref().eq_ignore_ascii_case("outline") => {
                 stack.pop();
             }
             Event::Eof => break,
@@ -128,70 +128,12 @@ fn line_of(text: &str, byte: usize) -> usize {
 fn read_attrs(e: &BytesStart<'_>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for a in e.html_attributes().with_checks(false).flatten() {
-        let key = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
-        let raw = String::from_utf8_lossy(&a.value).into_owned();
-        out.push((key, decode_entities(&raw)));
+        let key = a.key.local_name().as_ref().to_string();
+        let raw = &a.value;
+        // Names are plain text: a no-break space is a space.
+        let value = crate::normalize::decode_entities(raw).replace('\u{a0}', " ");
+        out.push((key, value));
     }
-    out
-}
-
-/// Decodes XML entities, numeric references and the common HTML named entities; unknown ones stay.
-fn decode_entities(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        let after = &rest[p + 1..];
-        let semi = after.find(';').filter(|&i| i <= 32);
-        let decoded = semi.and_then(|i| {
-            let name = &after[..i];
-            let c = if let Some(num) = name.strip_prefix('#') {
-                let v = match num.strip_prefix(['x', 'X']) {
-                    Some(h) => u32::from_str_radix(h, 16).ok()?,
-                    None => num.parse().ok()?,
-                };
-                char::from_u32(v)?
-            } else {
-                match name {
-                    "amp" => '&',
-                    "lt" => '<',
-                    "gt" => '>',
-                    "quot" => '"',
-                    "apos" => '\'',
-                    "nbsp" => ' ',
-                    "ndash" => '–',
-                    "mdash" => '—',
-                    "lsquo" => '‘',
-                    "rsquo" => '’',
-                    "ldquo" => '“',
-                    "rdquo" => '”',
-                    "hellip" => '…',
-                    "eacute" => 'é',
-                    "egrave" => 'è',
-                    "aacute" => 'á',
-                    "oacute" => 'ó',
-                    "uuml" => 'ü',
-                    "ouml" => 'ö',
-                    "auml" => 'ä',
-                    "copy" => '©',
-                    "reg" => '®',
-                    _ => return None,
-                }
-            };
-            Some((c, i + 1))
-        });
-        match decoded {
-            Some((c, n)) => {
-                out.push(c);
-                rest = &after[n..];
-            }
-            None => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
     out
 }
 
@@ -292,41 +234,32 @@ pub fn export(feeds: &[OpmlFeed]) -> String {
     out
 }
 
-/// Escapes a string as a TOML basic string, quotes included.
-pub fn toml_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04X}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Prints the feeds as `[[feed]]` blocks (`name`, `url`, `tags`) for the TOML config.
+/// Prints the feeds as `[[feed]]` blocks (`name`, `url`, `tags`) for the TOML config, written by
+/// the `toml` crate so every string is quoted and escaped as TOML requires.
 pub fn to_toml(feeds: &[OpmlFeed]) -> String {
-    let mut out = String::new();
-    for (i, f) in feeds.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str("[[feed]]\n");
-        out.push_str(&format!("name = {}\n", toml_string(&f.name)));
-        out.push_str(&format!("url = {}\n", toml_string(&f.url)));
-        let tags: Vec<String> = f.tags.iter().map(|t| toml_string(t)).collect();
-        out.push_str(&format!("tags = [{}]\n", tags.join(", ")));
+    #[derive(serde::Serialize)]
+    struct Feed<'a> {
+        name: &'a str,
+        url: &'a str,
+        tags: &'a [String],
     }
-    out
+    #[derive(serde::Serialize)]
+    struct Config<'a> {
+        feed: Vec<Feed<'a>>,
+    }
+    if feeds.is_empty() {
+        return String::new();
+    }
+    let config = Config {
+        feed: feeds
+            .iter()
+            .map(|f| Feed {
+                name: &f.name,
+                url: &f.url,
+                tags: &f.tags,
+            })
+            .collect(),
+    };
+    // Serialising plain strings into a table cannot fail.
+    toml::to_string(&config).unwrap_or_default()
 }
