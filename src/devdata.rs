@@ -230,16 +230,7 @@ pub fn predict(snapshot: &Snapshot, opts: &crate::stories::GroupOptions) -> Vec<
         .articles
         .iter()
         .enumerate()
-        .map(|(i, a)| crate::stories::StoryArticle {
-            id: i,
-            title: &a.title,
-            text: &a.text,
-            outlet: &a.feed,
-            url: a.url.as_deref(),
-            published: a.published.as_second(),
-            entities: &a.entities,
-            language: a.language.as_deref(),
-        })
+        .map(|(i, a)| crate::stories::StoryArticle::of(i, a))
         .collect();
     let bg = crate::stories::Background::new();
     let mut predicted: Vec<usize> = (0..inputs.len()).collect();

@@ -34,7 +34,7 @@ pub struct FetchOptions {
     pub concurrency: usize,
     /// Fetches in flight at once per host (default 2).
     pub per_host: usize,
-    /// The User-Agent header (default `digestif/<version> (+https://github.com/digestif/digestif)`).
+    /// The User-Agent header (default [`default_user_agent`]).
     pub user_agent: String,
 }
 

@@ -271,6 +271,21 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| bad("too large"))
 }
 
+/// Resolves a configured time zone: `"UTC"` (any case), `"local"` (the system's zone) or an IANA
+/// name (`"Europe/Berlin"`). The one parser of zone names: the config validates `timezone` with
+/// it, and the renderer's [`crate::digest::Renderer::with_timezone`] uses it too.
+pub fn parse_time_zone(name: &str) -> Result<TimeZone, String> {
+    if name.eq_ignore_ascii_case("utc") {
+        Ok(TimeZone::UTC)
+    } else if name == "local" {
+        TimeZone::try_system().map_err(|e| format!("cannot determine the system time zone: {e}"))
+    } else {
+        TimeZone::get(name).map_err(|_| {
+            format!("unknown time zone {name:?} (use an IANA name such as \"Europe/Berlin\", \"UTC\" or \"local\")")
+        })
+    }
+}
+
 /// Deterministic jitter for a feed's fetch interval: a value in `[0, interval / 10]` derived
 /// from `seed` (use [`seed_for`] on the feed name), so feeds spread out but every restart
 /// schedules a feed the same way.

@@ -207,28 +207,10 @@ pub(super) fn secret(
     Ok(None)
 }
 
-/// Checks `addr@domain` or `Display Name <addr@domain>`.
+/// Checks `addr@domain` or `Display Name <addr@domain>` with lettre's mailbox parser, the one that
+/// reads the addresses again when the message is built.
 pub fn valid_mailbox(s: &str) -> bool {
-    let s = s.trim();
-    let addr = match (s.find('<'), s.ends_with('>')) {
-        (Some(i), true) => &s[i + 1..s.len() - 1],
-        (None, false) => s,
-        _ => return false,
-    };
-    let Some(at) = addr.rfind('@') else {
-        return false;
-    };
-    let (local, domain) = (&addr[..at], &addr[at + 1..]);
-    !local.is_empty()
-        && !domain.is_empty()
-        && !local
-            .chars()
-            .any(|c| c.is_whitespace() || "<>,;\"".contains(c))
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-.[]:".contains(c))
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
+    s.trim().parse::<lettre::message::Mailbox>().is_ok()
 }
 
 pub(super) fn feed_url(cx: &Cx, key: &str, raw: &str) -> Result<String, ConfigError> {
@@ -268,22 +250,14 @@ pub(super) fn feed_url(cx: &Cx, key: &str, raw: &str) -> Result<String, ConfigEr
         })
 }
 
+/// Checks a `log_level`: a level (`info`), or a filter of directives (`digestif=debug,warn`) as
+/// tracing-subscriber's `EnvFilter` reads it at start-up. A lone word must be a level, so a typo
+/// such as `inof` is not taken for a target name.
 pub(super) fn valid_log_level(s: &str) -> bool {
-    const LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
-    let is_level = |l: &str| LEVELS.contains(&l.trim().to_ascii_lowercase().as_str());
-    let is_target = |t: &str| {
-        !t.is_empty()
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_:-".contains(c))
-    };
     let s = s.trim();
-    if !s.contains('=') && !s.contains(',') {
-        return is_level(s);
-    }
-    s.split(',').all(|d| match d.trim().rsplit_once('=') {
-        Some((t, l)) => is_target(t.trim()) && is_level(l),
-        None => is_level(d) || is_target(d.trim()),
-    })
+    let directives = s.contains('=') || s.contains(',');
+    tracing_subscriber::EnvFilter::try_new(s).is_ok()
+        && (directives || s.parse::<tracing_subscriber::filter::LevelFilter>().is_ok())
 }
 
 pub(super) fn filename_safe(s: &str) -> bool {

@@ -20,8 +20,8 @@ use toml::de::DeTable;
 
 use crate::schedule::Schedule;
 use cx::{Cx, key_from_text};
-use raw::{RawConfig, check_keys};
-use spans::SpanIndex;
+use raw::{RawConfig, Unknown, unknown_name};
+use spans::{SpanIndex, join};
 
 pub use cx::valid_mailbox;
 
@@ -186,26 +186,18 @@ pub struct FetchSettings {
 }
 
 impl Default for FetchSettings {
+    /// The fetcher's own defaults ([`crate::fetch::FetchOptions`]), so each is defined once.
     fn default() -> Self {
+        let o = crate::fetch::FetchOptions::default();
         FetchSettings {
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            max_body: 10 * 1024 * 1024,
-            concurrency: 8,
-            per_host: 2,
-            user_agent: default_user_agent(),
+            timeout: o.timeout,
+            connect_timeout: o.connect_timeout,
+            max_body: o.max_body_bytes,
+            concurrency: o.concurrency,
+            per_host: o.per_host,
+            user_agent: o.user_agent,
         }
     }
-}
-
-/// The default User-Agent: `digestif/<version>`.
-pub fn default_user_agent() -> String {
-    concat!(
-        "digestif/",
-        env!("CARGO_PKG_VERSION"),
-        " (feed reader; +https://example.org/digestif)"
-    )
-    .to_string()
 }
 
 /// One `[[feed]]`.
@@ -267,33 +259,9 @@ pub enum OutputSettings {
     Email { to: Vec<String> },
 }
 
-/// Transport security for SMTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpSecurity {
-    /// Implicit TLS (usually port 465).
-    Tls,
-    /// STARTTLS upgrade, required (usually port 587).
-    StartTls,
-    /// Plain text (local relays only).
-    None,
-}
-
-impl SmtpSecurity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SmtpSecurity::Tls => "tls",
-            SmtpSecurity::StartTls => "starttls",
-            SmtpSecurity::None => "none",
-        }
-    }
-    pub(crate) fn default_port(self) -> u16 {
-        match self {
-            SmtpSecurity::Tls => 465,
-            SmtpSecurity::StartTls => 587,
-            SmtpSecurity::None => 25,
-        }
-    }
-}
+/// Transport security for SMTP: the delivery module's own type, so the modes, their names and
+/// default ports are defined once.
+pub use crate::deliver::Security as SmtpSecurity;
 
 /// `[sendmail]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,7 +298,7 @@ pub fn load(path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
 }
 
 /// Validates config `text` as if read from `path` (relative paths resolve against its folder), in
-/// four steps: syntax, unknown keys, types, values.
+/// three steps: syntax, keys and types (the serde schema), values.
 pub fn parse_str(text: &str, path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
     let abs_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base = abs_path
@@ -347,11 +315,9 @@ pub fn parse_str(text: &str, path: &Path) -> Result<(Settings, Vec<String>), Con
     // 1. syntax
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &cx, &e))?;
     cx.idx = SpanIndex::build(text, &doc);
-    // 2. unknown keys
-    check_keys(&cx, doc.get_ref())?;
-    // 3. types
+    // 2. keys and types
     let raw = deserialize(&cx, text)?;
-    // 4. values
+    // 3. values
     let settings = validate::validate(&mut cx, raw)?;
     Ok((settings, cx.warnings))
 }
@@ -374,7 +340,7 @@ fn syntax_error(text: &str, cx: &Cx, e: &toml::de::Error) -> ConfigError {
     }
 }
 
-/// The raw schema, with type errors placed at their key path.
+/// The raw schema, with unknown keys (and a "did you mean") and type errors placed at their key path.
 fn deserialize(cx: &Cx, text: &str) -> Result<RawConfig, ConfigError> {
     let de =
         toml::de::Deserializer::parse(text).map_err(|e| cx.err("(syntax)", e.message().trim()))?;
@@ -382,6 +348,11 @@ fn deserialize(cx: &Cx, text: &str) -> Result<RawConfig, ConfigError> {
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
         let mut message = e.inner().message().trim().to_string();
+        match unknown_name(&message) {
+            Some(Unknown::Key { name, known }) => return unknown_key(cx, &key, &name, &known),
+            Some(Unknown::Value { name, known }) => return unknown_value(cx, &key, &name, &known),
+            None => {}
+        }
         if message.contains("did not match any variant") {
             message = match key.rsplit('.').next().unwrap_or("") {
                 "max_body" => "expected an integer number of bytes or a size string like \"10MiB\""
@@ -391,4 +362,42 @@ fn deserialize(cx: &Cx, text: &str) -> Result<RawConfig, ConfigError> {
         }
         cx.err(&key, &message)
     })
+}
+
+/// An unknown key `key` in the table at `table_path`, with the closest known key if one is close.
+fn unknown_key(cx: &Cx, table_path: &str, key: &str, known: &[String]) -> ConfigError {
+    // serde reports the path of the table; should it already end at the key, step back.
+    let table_path = if cx.idx.has(&join(table_path, key)) {
+        table_path
+    } else {
+        table_path
+            .strip_suffix(key)
+            .map(|p| p.strip_suffix('.').unwrap_or(p))
+            .unwrap_or(table_path)
+    };
+    let place = if table_path.is_empty() {
+        "the top level".to_string()
+    } else {
+        table_path.to_string()
+    };
+    let mut msg = format!("unknown key `{key}` in {place}");
+    match cx::suggest(key, known.iter().map(String::as_str)) {
+        Some(s) => msg.push_str(&format!(", did you mean `{s}`?")),
+        None => msg.push_str(&format!(" (known keys: {})", known.join(", "))),
+    }
+    cx.err(&join(table_path, key), &msg)
+}
+
+/// An unknown value `value` of the enum at `key` (`kind = "fiel"`), with the closest known one.
+fn unknown_value(cx: &Cx, key: &str, value: &str, known: &[String]) -> ConfigError {
+    let what = key.rsplit('.').next().unwrap_or(key);
+    let quoted: Vec<String> = known.iter().map(|k| format!("{k:?}")).collect();
+    let msg = match cx::suggest(value, known.iter().map(String::as_str)) {
+        Some(s) => format!("unknown {what} {value:?}, did you mean {s:?}?"),
+        None => format!(
+            "unknown {what} {value:?} (expected {})",
+            quoted.join(" or ")
+        ),
+    };
+    cx.err(key, &msg)
 }

@@ -1,15 +1,13 @@
-//! The raw TOML schema (serde structs, as written by the user) and the check for unknown keys.
+//! The raw TOML schema: serde structs as the user writes them. Every table denies unknown keys, so
+//! the structs are the one list of known keys; [`unknown_name`] reads serde's report of one for the
+//! "did you mean" message.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use toml::de::{DeTable, DeValue};
-
-use super::ConfigError;
-use super::cx::{Cx, suggest};
-use super::spans::join;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     pub(super) state_dir: Option<String>,
     pub(super) timezone: Option<String>,
@@ -25,6 +23,7 @@ pub(super) struct RawConfig {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawFetch {
     pub(super) timeout: Option<String>,
     pub(super) connect_timeout: Option<String>,
@@ -42,6 +41,7 @@ pub(super) enum SizeValue {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawFeed {
     pub(super) name: String,
     pub(super) url: String,
@@ -65,6 +65,7 @@ pub(super) enum OneOrMany {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawDigest {
     pub(super) name: String,
     pub(super) at: Option<OneOrMany>,
@@ -85,15 +86,29 @@ pub(super) struct RawDigest {
     pub(super) output: Vec<RawOutput>,
 }
 
+/// `[[digest.output]]`, by its `kind`; each kind has its own keys.
 #[derive(Debug, Deserialize)]
-pub(super) struct RawOutput {
-    pub(super) kind: String,
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub(super) enum RawOutput {
+    File(RawFileOutput),
+    Email(RawEmailOutput),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFileOutput {
     pub(super) dir: Option<String>,
     pub(super) formats: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmailOutput {
     pub(super) to: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawSmtp {
     pub(super) host: String,
     pub(super) port: Option<u16>,
@@ -107,138 +122,68 @@ pub(super) struct RawSmtp {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawSendmail {
     pub(super) command: Option<String>,
     pub(super) from: String,
 }
 
-// Known keys per table, for the unknown-key check.
-const ROOT_KEYS: &[&str] = &[
-    "state_dir",
-    "timezone",
-    "template_dir",
-    "log_level",
-    "fetch",
-    "feed",
-    "digest",
-    "smtp",
-    "sendmail",
-];
-const FETCH_KEYS: &[&str] = &[
-    "timeout",
-    "connect_timeout",
-    "max_body",
-    "concurrency",
-    "per_host",
-    "user_agent",
-];
-const FEED_KEYS: &[&str] = &[
-    "name",
-    "url",
-    "interval",
-    "tags",
-    "headers",
-    "username",
-    "password",
-    "password_file",
-    "password_env",
-    "enabled",
-];
-const DIGEST_KEYS: &[&str] = &[
-    "name",
-    "at",
-    "cron",
-    "window",
-    "grace",
-    "feeds",
-    "include",
-    "exclude",
-    "max_per_feed",
-    "subject",
-    "send_empty",
-    "follow",
-    "output",
-];
-const OUTPUT_FILE_KEYS: &[&str] = &["kind", "dir", "formats"];
-const OUTPUT_EMAIL_KEYS: &[&str] = &["kind", "to"];
-const OUTPUT_ANY_KEYS: &[&str] = &["kind", "dir", "formats", "to"];
-const SMTP_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "security",
-    "username",
-    "password",
-    "password_file",
-    "password_env",
-    "from",
-    "timeout",
-];
-const SENDMAIL_KEYS: &[&str] = &["command", "from"];
+/// What serde reports as unknown: a key of a table, or a value of an enum (`kind = "fiel"`).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Unknown {
+    Key { name: String, known: Vec<String> },
+    Value { name: String, known: Vec<String> },
+}
 
-fn unknown_key(cx: &Cx, table_path: &str, key: &str, allowed: &[&str]) -> ConfigError {
-    let place = if table_path.is_empty() {
-        "the top level".to_string()
-    } else {
-        table_path.to_string()
+/// Reads serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant …") message.
+pub(super) fn unknown_name(message: &str) -> Option<Unknown> {
+    let (is_key, rest) = match message.strip_prefix("unknown field `") {
+        Some(rest) => (true, rest),
+        None => (false, message.strip_prefix("unknown variant `")?),
     };
-    let mut msg = format!("unknown key `{key}` in {place}");
-    match suggest(key, allowed.iter().copied()) {
-        Some(s) => msg.push_str(&format!(", did you mean `{s}`?")),
-        None => msg.push_str(&format!(" (known keys: {})", allowed.join(", "))),
-    }
-    cx.err(&join(table_path, key), &msg)
+    let (name, expected) = rest.split_once('`')?;
+    // ", expected one of `a`, `b`" / ", expected `a` or `b`" / ", there are no fields"
+    let known = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    let name = name.to_string();
+    Some(if is_key {
+        Unknown::Key { name, known }
+    } else {
+        Unknown::Value { name, known }
+    })
 }
 
-fn check_table(cx: &Cx, path: &str, t: &DeTable<'_>, allowed: &[&str]) -> Result<(), ConfigError> {
-    for (k, _) in t.iter() {
-        if !allowed.contains(&k.get_ref().as_ref()) {
-            return Err(unknown_key(cx, path, k.get_ref(), allowed));
-        }
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn tables<'a, 'i>(v: &'a DeValue<'i>) -> Vec<&'a DeTable<'i>> {
-    match v {
-        DeValue::Array(items) => items
-            .iter()
-            .filter_map(|i| i.get_ref().as_table())
-            .collect(),
-        _ => Vec::new(),
+    #[test]
+    fn reads_serde_unknown_field_and_variant_messages() {
+        assert_eq!(
+            unknown_name("unknown field `inteval`, expected one of `name`, `url`, `interval`"),
+            Some(Unknown::Key {
+                name: "inteval".into(),
+                known: vec!["name".into(), "url".into(), "interval".into()],
+            })
+        );
+        assert_eq!(
+            unknown_name("unknown variant `fiel`, expected `file` or `email`"),
+            Some(Unknown::Value {
+                name: "fiel".into(),
+                known: vec!["file".into(), "email".into()],
+            })
+        );
+        assert_eq!(
+            unknown_name("unknown field `x`, there are no fields"),
+            Some(Unknown::Key {
+                name: "x".into(),
+                known: vec![],
+            })
+        );
+        assert_eq!(unknown_name("invalid type: string, expected u16"), None);
     }
-}
-
-pub(super) fn check_keys(cx: &Cx, root: &DeTable<'_>) -> Result<(), ConfigError> {
-    check_table(cx, "", root, ROOT_KEYS)?;
-    for (k, v) in root.iter() {
-        let key: &str = k.get_ref();
-        match (key, v.get_ref()) {
-            ("fetch", DeValue::Table(t)) => check_table(cx, "fetch", t, FETCH_KEYS)?,
-            ("smtp", DeValue::Table(t)) => check_table(cx, "smtp", t, SMTP_KEYS)?,
-            ("sendmail", DeValue::Table(t)) => check_table(cx, "sendmail", t, SENDMAIL_KEYS)?,
-            ("feed", v) => {
-                for (i, t) in tables(v).into_iter().enumerate() {
-                    check_table(cx, &format!("feed[{i}]"), t, FEED_KEYS)?;
-                }
-            }
-            ("digest", v) => {
-                for (i, t) in tables(v).into_iter().enumerate() {
-                    let dpath = format!("digest[{i}]");
-                    check_table(cx, &dpath, t, DIGEST_KEYS)?;
-                    if let Some(outs) = t.get("output") {
-                        for (j, o) in tables(outs.get_ref()).into_iter().enumerate() {
-                            let allowed = match o.get("kind").and_then(|k| k.get_ref().as_str()) {
-                                Some("file") => OUTPUT_FILE_KEYS,
-                                Some("email") => OUTPUT_EMAIL_KEYS,
-                                _ => OUTPUT_ANY_KEYS,
-                            };
-                            check_table(cx, &format!("{dpath}.output[{j}]"), o, allowed)?;
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }

@@ -43,6 +43,11 @@ impl SpanIndex {
         idx
     }
 
+    /// True when `path` names a key, table or array element of the text.
+    pub(crate) fn has(&self, path: &str) -> bool {
+        self.map.contains_key(path)
+    }
+
     /// An index with line starts only (for texts that did not parse).
     pub(crate) fn lines_only(text: &str) -> SpanIndex {
         let mut line_starts = vec![0];

@@ -10,7 +10,8 @@ use super::cx::{
     Cx, duration, feed_url, filename_safe, regexes, secret, suggest, valid_log_level, valid_mailbox,
 };
 use super::raw::{
-    OneOrMany, RawConfig, RawDigest, RawFeed, RawFetch, RawOutput, RawSendmail, RawSmtp, SizeValue,
+    OneOrMany, RawConfig, RawDigest, RawEmailOutput, RawFeed, RawFetch, RawFileOutput, RawOutput,
+    RawSendmail, RawSmtp, SizeValue,
 };
 use super::{
     ConfigError, DigestSettings, FORMATS, FeedSettings, FetchSettings, OutputSettings,
@@ -81,7 +82,8 @@ impl TopLevel {
             },
         };
         let timezone_name = raw.timezone.clone().unwrap_or_else(|| "UTC".to_string());
-        let timezone = time_zone(cx, &timezone_name)?;
+        let timezone =
+            schedule::parse_time_zone(&timezone_name).map_err(|m| cx.err("timezone", &m))?;
         let template_dir = match &raw.template_dir {
             Some(s) if s.trim().is_empty() => return Err(cx.err("template_dir", "empty path")),
             Some(s) => Some(cx.resolve_path(s)),
@@ -102,27 +104,6 @@ impl TopLevel {
             timezone_name,
             template_dir,
             log_level,
-        })
-    }
-}
-
-/// `timezone`: "UTC", "local" (the system's zone) or an IANA name.
-fn time_zone(cx: &Cx, name: &str) -> Result<jiff::tz::TimeZone, ConfigError> {
-    if name.eq_ignore_ascii_case("utc") {
-        Ok(jiff::tz::TimeZone::UTC)
-    } else if name == "local" {
-        jiff::tz::TimeZone::try_system().map_err(|e| {
-            cx.err(
-                "timezone",
-                &format!("cannot determine the system time zone: {e}"),
-            )
-        })
-    } else {
-        jiff::tz::TimeZone::get(name).map_err(|_| {
-            cx.err(
-                "timezone",
-                &format!("unknown time zone {name:?} (use an IANA name such as \"Europe/Berlin\", \"UTC\" or \"local\")"),
-            )
         })
     }
 }
@@ -259,16 +240,9 @@ fn smtp_from_raw(cx: &mut Cx, s: RawSmtp) -> Result<SmtpConfig, ConfigError> {
     if s.host.trim().is_empty() {
         return Err(cx.err("smtp.host", "empty host"));
     }
-    let security = match s.security.as_deref().unwrap_or("starttls") {
-        "tls" => SmtpSecurity::Tls,
-        "starttls" => SmtpSecurity::StartTls,
-        "none" => SmtpSecurity::None,
-        other => {
-            return Err(cx.err(
-                "smtp.security",
-                &format!("invalid value {other:?} (expected \"tls\", \"starttls\" or \"none\")"),
-            ));
-        }
+    let security = match s.security.as_deref() {
+        None => SmtpSecurity::default(),
+        Some(v) => v.parse().map_err(|m: String| cx.err("smtp.security", &m))?,
     };
     let port = s.port.unwrap_or(security.default_port());
     if port == 0 {
@@ -503,20 +477,13 @@ fn output_from_raw(
     o: RawOutput,
     has_transport: bool,
 ) -> Result<OutputSettings, ConfigError> {
-    match o.kind.as_str() {
-        "file" => file_output(cx, op, o),
-        "email" => email_output(cx, op, o, has_transport),
-        other => {
-            let mut msg = format!("unknown output kind {other:?} (expected \"file\" or \"email\")");
-            if let Some(s) = suggest(other, ["file", "email"]) {
-                msg = format!("unknown output kind {other:?}, did you mean {s:?}?");
-            }
-            Err(cx.err(&format!("{op}.kind"), &msg))
-        }
+    match o {
+        RawOutput::File(f) => file_output(cx, op, f),
+        RawOutput::Email(e) => email_output(cx, op, e, has_transport),
     }
 }
 
-fn file_output(cx: &Cx, op: &str, o: RawOutput) -> Result<OutputSettings, ConfigError> {
+fn file_output(cx: &Cx, op: &str, o: RawFileOutput) -> Result<OutputSettings, ConfigError> {
     let Some(dir) = o.dir.filter(|d| !d.trim().is_empty()) else {
         return Err(cx.err(op, "file output needs `dir`"));
     };
@@ -549,7 +516,7 @@ fn file_output(cx: &Cx, op: &str, o: RawOutput) -> Result<OutputSettings, Config
 fn email_output(
     cx: &Cx,
     op: &str,
-    o: RawOutput,
+    o: RawEmailOutput,
     has_transport: bool,
 ) -> Result<OutputSettings, ConfigError> {
     let to = o.to.unwrap_or_default();

@@ -26,6 +26,15 @@ pub enum Security {
 }
 
 impl Security {
+    /// The name used in the configuration (`security = "starttls"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::None => "none",
+            Security::Tls => "tls",
+            Security::StartTls => "starttls",
+        }
+    }
+
     /// The usual port for this security mode.
     pub fn default_port(self) -> u16 {
         match self {
@@ -33,6 +42,20 @@ impl Security {
             Security::Tls => 465,
             Security::StartTls => 587,
         }
+    }
+}
+
+impl std::str::FromStr for Security {
+    type Err = String;
+
+    /// Reads the configuration's name of a mode (`none`, `tls`, `starttls`).
+    fn from_str(s: &str) -> Result<Security, String> {
+        [Security::None, Security::Tls, Security::StartTls]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                format!("invalid value {s:?} (expected \"tls\", \"starttls\" or \"none\")")
+            })
     }
 }
 

@@ -137,22 +137,6 @@ impl std::fmt::Debug for Renderer {
     }
 }
 
-/// Resolves a time zone name: an IANA name ("Europe/Paris"), "UTC", or "local"/"" for the
-/// system zone.
-pub fn parse_time_zone(name: &str) -> Result<TimeZone, RenderError> {
-    let n = name.trim();
-    if n.is_empty() || n.eq_ignore_ascii_case("local") || n.eq_ignore_ascii_case("system") {
-        return Ok(TimeZone::system());
-    }
-    if n.eq_ignore_ascii_case("utc") || n == "Z" {
-        return Ok(TimeZone::UTC);
-    }
-    TimeZone::get(n).map_err(|e| RenderError::TimeZone {
-        name: name.to_string(),
-        message: e.to_string(),
-    })
-}
-
 impl Renderer {
     /// Builds a renderer. With `template_dir`, a template file of the same name in that folder
     /// replaces the embedded one. All four templates are compiled here, so a broken override
@@ -197,15 +181,17 @@ impl Renderer {
         })
     }
 
-    /// Sets the time zone used for dates and times in rendered digests.
-    pub fn with_timezone(mut self, tz: &str) -> Result<Self, RenderError> {
-        self.tz = parse_time_zone(tz)?;
-        self.tz_name = if tz.trim().is_empty() {
-            "local".to_string()
-        } else {
-            tz.trim().to_string()
-        };
-        Ok(self)
+    /// Sets the time zone used for dates and times in rendered digests and subjects, by name
+    /// (as the config's `timezone`: "UTC", "local" or an IANA name).
+    pub fn with_timezone(self, tz: &str) -> Result<Self, RenderError> {
+        let zone =
+            crate::schedule::parse_time_zone(tz).map_err(|message| RenderError::TimeZone {
+                name: tz.to_string(),
+                message,
+            })?;
+        let mut r = self.with_time_zone(zone);
+        r.tz_name = tz.to_string();
+        Ok(r)
     }
 
     /// Same as [`Renderer::with_timezone`] for an already resolved zone (e.g. the config's).
@@ -244,17 +230,11 @@ impl Renderer {
 
     /// Renders the subject line: `template` if given, else `subject.txt` (default
     /// `{{ digest }} — {{ date }} — {{ n }} stories`, e.g. "daily — 28 Nov 2026 — 14 stories").
-    /// `date` is the digest's `generated_at` in time zone `tz`. Variables: `digest`, `date`,
+    /// `date` is the digest's `generated_at` in the renderer's time zone. Variables: `digest`, `date`,
     /// `date_long`, `n` (stories), `n_articles`, `n_outlets`, `top` (first top headline).
     /// Whitespace (including newlines) collapses to single spaces.
-    pub fn subject(
-        &self,
-        digest: &Digest,
-        template: Option<&str>,
-        tz: &str,
-    ) -> Result<String, RenderError> {
-        let tz = parse_time_zone(tz)?;
-        let local = digest.generated_at.to_zoned(tz);
+    pub fn subject(&self, digest: &Digest, template: Option<&str>) -> Result<String, RenderError> {
+        let local = digest.generated_at.to_zoned(self.tz.clone());
         let ctx = SubjectView {
             digest: &digest.digest,
             date: local.strftime("%-d %b %Y").to_string(),

@@ -16,7 +16,7 @@ use crate::digest::{
     ArticleOut, Developing, Digest, EntityRef, FeedHealthOut, FeedStatus as OutFeedStatus, LineOut,
     Section as OutSection, StoryOut, TrendOut,
 };
-use crate::model::{Article, EntityKind, fold_key};
+use crate::model::{EntityKind, fold_key};
 use crate::store::{NewDigest, StoredArticle, StoredStory, StoryUpsert};
 use crate::stories::{self, Background, GroupOptions, PreviousStory, Section, Story, StoryArticle};
 
@@ -78,7 +78,7 @@ pub fn build_digest(
         .cands
         .iter()
         .enumerate()
-        .map(|(i, a)| story_article(i, &a.article))
+        .map(|(i, a)| StoryArticle::of(i, &a.article))
         .collect();
     let groups = group(ctx, &selection, &inputs)?;
     let (stories, upserts) = assemble(ctx, d, &selection.cands, &inputs, &groups, now)?;
@@ -138,26 +138,12 @@ fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection
 
 // ----------------------------------------------------------------------------------- 2. group
 
-/// The grouping view of a stored article.
-fn story_article(id: usize, a: &Article) -> StoryArticle<'_> {
-    StoryArticle {
-        id,
-        title: &a.title,
-        text: &a.text,
-        outlet: &a.feed,
-        url: a.url.as_deref(),
-        published: a.published.as_second(),
-        entities: &a.entities,
-        language: a.language.as_deref(),
-    }
-}
-
 /// The IDF background: entities and terms of the articles published in the week before the window.
 fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
     let from = sub(window_start, Duration::from_secs(BACKGROUND_DAYS * 86_400));
     let articles =
         ctx.with_store(|s| s.articles_published_between(from, window_start, BACKGROUND_LIMIT))?;
-    let view: Vec<StoryArticle> = articles.iter().map(|a| story_article(0, a)).collect();
+    let view: Vec<StoryArticle> = articles.iter().map(|a| StoryArticle::of(0, a)).collect();
     let mut bg = Background::new();
     bg.add_articles(&view);
     Ok(bg)
@@ -411,9 +397,7 @@ fn compose(
         feed_health: feed_health(ctx, d)?,
         trending: trending(ctx, &sel.cands, sel.window_start, now)?,
     };
-    digest.subject =
-        ctx.renderer
-            .subject(&digest, d.subject.as_deref(), &ctx.settings.timezone_name)?;
+    digest.subject = ctx.renderer.subject(&digest, d.subject.as_deref())?;
     Ok(digest)
 }
 

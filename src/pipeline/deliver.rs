@@ -204,11 +204,7 @@ async fn send_email(
         let s = deliver::SmtpSettings {
             host: smtp.host.clone(),
             port: smtp.port,
-            security: match smtp.security {
-                crate::config::SmtpSecurity::None => deliver::Security::None,
-                crate::config::SmtpSecurity::Tls => deliver::Security::Tls,
-                crate::config::SmtpSecurity::StartTls => deliver::Security::StartTls,
-            },
+            security: smtp.security,
             accept_invalid_certs: false,
             username: smtp.username.clone(),
             password,

@@ -55,6 +55,22 @@ pub struct StoryArticle<'a> {
     pub language: Option<&'a str>,
 }
 
+impl<'a> StoryArticle<'a> {
+    /// The grouping view of a stored or parsed article, as the caller's article `id`.
+    pub fn of(id: usize, a: &'a crate::model::Article) -> StoryArticle<'a> {
+        StoryArticle {
+            id,
+            title: &a.title,
+            text: &a.text,
+            outlet: &a.feed,
+            url: a.url.as_deref(),
+            published: a.published.as_second(),
+            entities: &a.entities,
+            language: a.language.as_deref(),
+        }
+    }
+}
+
 /// Tuning of [`group`]. `Default` holds the tuned values.
 #[derive(Debug, Clone)]
 pub struct GroupOptions {

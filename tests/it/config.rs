@@ -727,3 +727,77 @@ fn credentials_directory_child() {
     let s = Secret::File(PathBuf::from("$CREDENTIALS_DIRECTORY/smtp-password"));
     assert_eq!(s.resolve().unwrap(), "from-systemd");
 }
+
+/// Regression: the config's default User-Agent ("+https://example.org/digestif") was not the one the
+/// README documents; the default now comes from the fetcher, and the README shows that one.
+#[test]
+fn regression_sent_user_agent_differed_from_the_readme() {
+    let (s, _) = parse_str(MINIMAL, Path::new(ETC)).unwrap();
+    assert_eq!(s.fetch.user_agent, digestif::fetch::default_user_agent());
+    let documented = "digestif/<version> (feed reader; +https://github.com/digestif/digestif)";
+    assert_eq!(
+        s.fetch.user_agent,
+        documented.replace("<version>", env!("CARGO_PKG_VERSION"))
+    );
+    let readme = include_str!("../../README.md");
+    assert!(readme.contains(documented), "README shows {documented}");
+}
+
+#[test]
+fn log_filters_and_addresses_are_checked_by_the_crates_that_use_them() {
+    for ok in [
+        "info",
+        "WARN",
+        "off",
+        "digestif=debug,warn",
+        "digestif::fetch=trace",
+    ] {
+        let text = format!("log_level = {ok:?}\n{MINIMAL}");
+        assert!(parse_str(&text, Path::new(ETC)).is_ok(), "{ok}");
+    }
+    for bad in ["inof", "digestif", "digestif=loud"] {
+        let (line, _, key, msg) = invalid(&format!("log_level = {bad:?}\n{MINIMAL}"));
+        assert_eq!((line, key.as_str()), (1, "log_level"), "{bad}: {msg}");
+    }
+    for ok in [
+        "Jane Doe <jane@example.org>",
+        "\"Doe, Jane\" <jane@example.org>",
+        "j@example.org",
+    ] {
+        let text = minimal_with(r#"to = ["reader@example.org"]"#, &format!("to = [{ok:?}]"));
+        assert!(parse_str(&text, Path::new(ETC)).is_ok(), "{ok}");
+    }
+    for bad in [
+        "reader",
+        "jane@",
+        "a b@example.org",
+        "Jane <jane@example.org",
+    ] {
+        let text = minimal_with(r#"to = ["reader@example.org"]"#, &format!("to = [{bad:?}]"));
+        let (_, _, key, msg) = invalid(&text);
+        assert_eq!(key, "digest[0].output[1].to[0]", "{bad}: {msg}");
+        assert!(msg.contains("invalid address"), "{bad}: {msg}");
+    }
+}
+
+#[test]
+fn unknown_output_kind_and_keys_come_from_the_schema() {
+    let (line, _, key, msg) = invalid(&minimal_with(r#"kind = "file""#, r#"kind = "fiel""#));
+    assert_eq!(
+        (line, key.as_str()),
+        (14, "digest[0].output[0].kind"),
+        "{msg}"
+    );
+    assert!(msg.contains("did you mean \"file\""), "{msg}");
+    // `dir` belongs to file outputs only.
+    let (line, _, key, msg) = invalid(&minimal_with(
+        r#"to = ["reader@example.org"]"#,
+        "to = [\"reader@example.org\"]\ndir = \"/tmp\"",
+    ));
+    assert_eq!(
+        (line, key.as_str()),
+        (21, "digest[0].output[1].dir"),
+        "{msg}"
+    );
+    assert!(msg.contains("unknown key `dir`"), "{msg}");
+}

@@ -514,12 +514,15 @@ fn subject_uses_the_digest_time_zone() {
     let mut d = sample_digest();
     d.stories.truncate(3);
     assert_eq!(
-        r.subject(&d, None, "UTC").expect("subject"),
+        r.subject(&d, None).expect("subject"),
         "daily — 28 Nov 2026 — 3 stories"
     );
     // 07:00 UTC is still the 27th in Los Angeles.
+    let la = renderer()
+        .with_timezone("America/Los_Angeles")
+        .expect("zone");
     assert_eq!(
-        r.subject(&d, None, "America/Los_Angeles").expect("subject"),
+        la.subject(&d, None).expect("subject"),
         "daily — 27 Nov 2026 — 3 stories"
     );
     d.stories.truncate(1);
@@ -527,12 +530,11 @@ fn subject_uses_the_digest_time_zone() {
         r.subject(
             &d,
             Some("[{{ digest|upper }}] {{ top }}\n({{ n_articles }})"),
-            "UTC"
         )
         .expect("custom subject"),
         "[DAILY] Biden accepts nomination on final night of the convention (4)"
     );
-    assert!(r.subject(&d, None, "Mars/Olympus").is_err());
+    assert!(renderer().with_timezone("Mars/Olympus").is_err());
 }
 
 #[test]
@@ -548,10 +550,7 @@ fn template_override_from_folder_wins() {
     let d = sample_digest();
     let txt = r.render(&d, Format::Txt).expect("txt");
     assert!(txt.starts_with("CUSTOM daily 7\n* Biden accepts nomination"));
-    assert_eq!(
-        r.subject(&d, None, "UTC").expect("subject"),
-        "Your daily news"
-    );
+    assert_eq!(r.subject(&d, None).expect("subject"), "Your daily news");
     // Formats without an override keep the embedded template.
     let html = r.render(&d, Format::Html).expect("html");
     assert!(html.contains("Other headlines"));
