@@ -294,7 +294,7 @@ pub fn jitter(interval: Duration, seed: u64) -> Duration {
     if max == 0 {
         return Duration::ZERO;
     }
-    let r = splitmix64(seed) as u128;
+    let r = crate::hash::splitmix64(seed) as u128;
     let nanos = r % (max + 1);
     Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
@@ -302,14 +302,6 @@ pub fn jitter(interval: Duration, seed: u64) -> Duration {
 /// A stable seed for [`jitter`] from a feed name (FNV-1a 64).
 pub fn seed_for(name: &str) -> u64 {
     crate::hash::fnv1a(name.as_bytes())
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 impl FromStr for Schedule {

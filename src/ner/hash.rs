@@ -8,11 +8,8 @@ use crate::hash::{FNV_OFFSET, FNV_PRIME};
 
 /// 64-bit finaliser (splitmix64).
 #[inline]
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+pub fn mix(x: u64) -> u64 {
+    crate::hash::splitmix64(x)
 }
 
 /// Hash of a byte string (FNV-style over 8-byte words, then finalised).

@@ -125,6 +125,15 @@ pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Res
     }
 }
 
+/// The wait before the next attempt of `feed` after `failures` failures in a row: a point of the
+/// jittered back-off window ([`fetch::backoff_jittered`]) drawn from the feed's name and failure
+/// count, so feeds that fail together (a network outage) retry spread out, while one feed's
+/// schedule stays reproducible.
+pub fn feed_backoff(feed: &str, failures: u32, retry_after: Option<Duration>) -> Duration {
+    let seed = crate::schedule::seed_for(feed) ^ u64::from(failures).rotate_left(32);
+    fetch::backoff_jittered(failures, retry_after, crate::hash::unit_interval(seed))
+}
+
 fn fail(
     ctx: &Context,
     feed: &FeedSettings,
@@ -133,7 +142,7 @@ fn fail(
     retry_after: Option<Duration>,
     now: Timestamp,
 ) -> Result<FeedReport> {
-    let delay = fetch::backoff_delay(failures + 1, retry_after);
+    let delay = feed_backoff(&feed.name, failures + 1, retry_after);
     let next = add(now, delay);
     tracing::warn!(feed = %feed.name, url = %feed.url, retry_in_s = delay.as_secs(), "{msg}");
     ctx.with_store(|s| s.record_feed_failure(&feed.name, &msg, now, next))?;
@@ -213,4 +222,25 @@ pub async fn fetch_all_with_progress(
     progress(FetchProgress::Finished);
     reports.sort_by(|a, b| a.feed.cmp(&b.feed));
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feed_backoff_spreads_feeds_inside_the_jitter_window() {
+        let names: Vec<String> = (0..50).map(|i| format!("feed {i}")).collect();
+        let delays: Vec<Duration> = names.iter().map(|n| feed_backoff(n, 3, None)).collect();
+        let (low, high) = fetch::backoff_bounds(3, None);
+        assert!(delays.iter().all(|d| (low..=high).contains(d)));
+        let mut distinct = delays.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() > 40, "{} distinct delays", distinct.len());
+        assert_eq!(feed_backoff("feed 1", 3, None), delays[1], "reproducible");
+        // Retry-After stays a floor.
+        let ra = Some(Duration::from_secs(7200));
+        assert!(feed_backoff("feed 1", 1, ra) >= Duration::from_secs(7200));
+    }
 }

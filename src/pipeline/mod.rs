@@ -23,8 +23,8 @@ use crate::store::{self, Store};
 pub use build::{BuildOutcome, Target, build_digest};
 pub use deliver::{DeliveryReport, deliver_pending, delivery_backoff};
 pub use ingest::{
-    FeedReport, FeedStatus, FetchProgress, feed_due_at, fetch_all, fetch_all_with_progress,
-    ingest_feed, parse_and_tag,
+    FeedReport, FeedStatus, FetchProgress, feed_backoff, feed_due_at, fetch_all,
+    fetch_all_with_progress, ingest_feed, parse_and_tag,
 };
 
 /// Errors of the jobs (a failing feed is not one: it is recorded and reported per feed).
