@@ -605,22 +605,40 @@ fn renderer_time_zone_applies_to_times_and_dates() {
     assert!(txt.contains("at 16:00 (Asia/Tokyo)"), "{txt}");
 }
 
-/// Writes the sample digest in every format to `$DIGESTIF_RENDER_SAMPLES` (when set) for
-/// looking at by eye or in a mail client.
+/// Writes the sample digest in every format as the file output would name them, into
+/// `$DIGESTIF_RENDER_SAMPLES` when set (to look at by eye or in a mail client), else a temporary
+/// folder, and checks what was written: every file non-empty and carrying the lead story, the JSON
+/// one reading back as the same digest.
 #[test]
-fn write_samples_when_asked() {
-    let Some(dir) = std::env::var_os("DIGESTIF_RENDER_SAMPLES") else {
-        return;
-    };
+fn every_format_writes_a_sample_that_reads_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var_os("DIGESTIF_RENDER_SAMPLES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
     let r = renderer();
+    let d = sample_digest();
+    let lead = &d.stories[0].title;
     for f in [Format::Html, Format::Txt, Format::Md, Format::Json] {
-        let out = r.render(&sample_digest(), f).expect("render");
-        std::fs::write(
-            std::path::Path::new(&dir).join(format!("sample.{}", f.extension())),
-            out,
-        )
-        .expect("write sample");
+        let out = r.render(&d, f).expect("render");
+        let path = dir.join(format!("sample.{}", f.extension()));
+        std::fs::write(&path, &out).expect("write sample");
+        let back = std::fs::read_to_string(&path).expect("read sample");
+        assert_eq!(back, out, "{}", path.display());
+        // Text is wrapped and HTML escaped, so look for the headline's first words.
+        let words: String = lead
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            back.contains(&words),
+            "{}: lead story missing",
+            path.display()
+        );
     }
+    let json = std::fs::read_to_string(dir.join("sample.json")).expect("json sample");
+    let parsed: Digest = serde_json::from_str(&json).expect("JSON sample is a digest");
+    assert_eq!(parsed, d);
 }
 
 /// A heavy day: 40 multi-outlet stories of 4 reports each plus 60 other headlines (220
