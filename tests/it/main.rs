@@ -1,6 +1,7 @@
 //! The one integration-test binary of digestif. Each module covers one area; `support` holds the
 //! real loopback HTTP and SMTP servers and the other shared helpers. Tests that need the development
-//! data in `../shared` print a skip message and return when it is absent.
+//! data in `../shared` go through `support::shared::require`: they skip with a message when it is
+//! absent, and fail instead under `DIGESTIF_REQUIRE_SHARED=1` (as `.ci/run` sets).
 
 mod support;
 

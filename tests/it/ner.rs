@@ -1,29 +1,13 @@
 //! Integration tests of the `ner` module: tokeniser offsets, linking (aliases, demonyms, partial
 //! names, honorifics), the embedded model on headlines, CoNLL dev F1 and GUM alias accuracy
-//! (the last two skip when `../shared` is absent).
-
-use std::path::PathBuf;
+//! (the last two need `../shared`: see `support::shared`).
 
 use digestif::model::EntityKind;
 use digestif::ner::link::{RawMention, link};
 use digestif::ner::tokenize::{Token, split_sentences, tokenize};
 use digestif::ner::{self, Tagger, gazetteer::Gazetteer};
 
-/// `../shared/data` (or `$DIGESTIF_SHARED/data`) when present; prints a skip message otherwise.
-fn shared_data(what: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"));
-    if p.is_dir() {
-        return Some(p);
-    }
-    let env = std::env::var_os("DIGESTIF_SHARED").map(|e| PathBuf::from(e).join("data"));
-    if let Some(env) = env
-        && env.is_dir()
-    {
-        return Some(env);
-    }
-    eprintln!("skipping {what}: ../shared/data is absent");
-    None
-}
+use crate::support::shared::require;
 
 fn toks(s: &str) -> Vec<(&str, usize, usize)> {
     tokenize(s)
@@ -327,10 +311,10 @@ fn model_round_trips_through_bytes() {
 
 #[test]
 fn conll_dev_f1_at_least_0_90() {
-    let Some(d) = shared_data("CoNLL dev eval") else {
+    let Some(dev) = require("data/conll2003/dev.txt") else {
         return;
     };
-    let rep = ner::eval::eval_conll(&d.join("conll2003/dev.txt")).expect("eval");
+    let rep = ner::eval::eval_conll(&dev).expect("eval");
     let text = rep.to_string();
     eprintln!("{text}");
     let last = text.lines().last().expect("report lines");
@@ -364,10 +348,10 @@ fn eval_reads_iob1_files() {
 
 #[test]
 fn gum_alias_accuracy_above_floor() {
-    let Some(d) = shared_data("GUM alias eval") else {
+    let Some(aliases) = require("data/gum/aliases.tsv") else {
         return;
     };
-    let rep = ner::eval::eval_aliases(&d.join("gum/aliases.tsv")).expect("eval");
+    let rep = ner::eval::eval_aliases(&aliases).expect("eval");
     eprintln!("{rep}");
     assert!(rep.distinct > 400);
     // measured 0.62 (see notes/ner.md); floor leaves a small margin

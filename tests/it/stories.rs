@@ -11,7 +11,8 @@ use digestif::stories::{
     group, signature, trending,
 };
 
-use crate::support::stories_fixtures::{DAY, HOUR, Owned, T0, art, ent, shared_dir, view};
+use crate::support::shared::require;
+use crate::support::stories_fixtures::{DAY, HOUR, Owned, T0, art, ent, view};
 
 /// Three unrelated Russia stories, three outlets each, plus a bridge article that mentions two of
 /// them. Returns the articles and the gold story of each (bridge = 3).
@@ -947,12 +948,10 @@ fn regression_one_word_explainer_joined_an_event() {
 
 #[test]
 fn eval_uci_dev_reaches_floor() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("skipping eval_uci_dev_reaches_floor: ../shared is absent");
+    let Some(dev) = require("data/clusters/uci-headlines-dev.csv") else {
         return;
     };
-    let r = digestif::stories::eval::eval_uci(&shared.join("data/clusters/uci-headlines-dev.csv"))
-        .unwrap();
+    let r = digestif::stories::eval::eval_uci(&dev).unwrap();
     println!("{r}");
     assert!(r.f1 >= 0.80, "{r}");
     assert!(
@@ -966,12 +965,10 @@ fn eval_uci_dev_reaches_floor() {
 
 #[test]
 fn eval_basil_dev_reaches_floor() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("skipping eval_basil_dev_reaches_floor: ../shared is absent");
+    let Some(dev) = require("data/clusters/basil-dev.jsonl") else {
         return;
     };
-    let r =
-        digestif::stories::eval::eval_basil(&shared.join("data/clusters/basil-dev.jsonl")).unwrap();
+    let r = digestif::stories::eval::eval_basil(&dev).unwrap();
     println!("{r}");
     assert!(r.f1 >= 0.98, "{r}");
 }

@@ -3,27 +3,10 @@
 
 use std::path::PathBuf;
 
-/// `<crate>/../shared` when it exists, else `$DIGESTIF_SHARED` when set and existing; `None` means
-/// the data is absent (tests then print a message and skip).
-pub fn shared_dir() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if p.is_dir() {
-        return Some(p);
-    }
-    let env = std::env::var_os("DIGESTIF_SHARED").map(PathBuf::from)?;
-    env.is_dir().then_some(env)
-}
-
-/// A folder under `../shared/data/feeds/`, or `None` (with a printed skip message) when absent.
+/// A folder under `../shared/data/feeds/` (see [`super::shared::require`] for when it is absent).
+#[track_caller]
 pub fn feeds_dir(sub: &str) -> Option<PathBuf> {
-    let d = shared_dir().map(|s| s.join("data/feeds").join(sub));
-    match d {
-        Some(d) if d.is_dir() => Some(d),
-        _ => {
-            eprintln!("skipping: ../shared/data/feeds/{sub} is absent");
-            None
-        }
-    }
+    super::shared::require(&format!("data/feeds/{sub}"))
 }
 
 /// All files under `dir`, recursively, sorted.

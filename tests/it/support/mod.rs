@@ -3,5 +3,6 @@
 pub mod app;
 pub mod fetch_data;
 pub mod http;
+pub mod shared;
 pub mod smtp;
 pub mod stories_fixtures;

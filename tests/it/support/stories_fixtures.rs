@@ -1,7 +1,5 @@
 //! Test fixtures for the stories tests: owned articles with hand-made entities, turned into
-//! `StoryArticle`s, and the path of the shared data folder when present.
-
-use std::path::PathBuf;
+//! `StoryArticle`s.
 
 use digestif::model::{Entity, EntityKind};
 use digestif::stories::StoryArticle;
@@ -61,10 +59,4 @@ pub fn view(owned: &[Owned]) -> Vec<StoryArticle<'_>> {
             language: o.language.as_deref(),
         })
         .collect()
-}
-
-/// `../shared` next to the crate, if present.
-pub fn shared_dir() -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    p.is_dir().then_some(p)
 }
