@@ -180,12 +180,28 @@ fn functions(file: &Path, src: &str) -> Vec<FnSpan> {
             }
         }
         let line = line_of(at);
-        let exempt = lines[..line - 1]
+        // The comment and attribute lines right above the function, in order; the reason runs
+        // from the marker to the end of its plain `//` comment.
+        let above: Vec<&str> = lines[..line - 1]
             .iter()
             .rev()
             .map(|l| l.trim())
             .take_while(|l| l.starts_with("//") || l.starts_with("#["))
-            .find_map(|l| l.strip_prefix(EXEMPT).map(|r| r.trim().to_string()));
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let exempt = above.iter().position(|l| l.starts_with(EXEMPT)).map(|i| {
+            let first = above[i][EXEMPT.len()..].trim();
+            let rest = above[i + 1..]
+                .iter()
+                .take_while(|l| l.starts_with("//") && !l.starts_with("///"))
+                .map(|l| l.trim_start_matches('/').trim());
+            std::iter::once(first)
+                .chain(rest)
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
         found.push(FnSpan {
             file: file.to_path_buf(),
             name,
