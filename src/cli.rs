@@ -288,14 +288,15 @@ struct Configured {
 fn configured(cli: &Cli) -> Result<Configured, Failure> {
     let path = config_path(cli);
     let (settings, warnings) = config::load(&path)?;
-    for w in &warnings {
-        tracing::warn!("{w}");
-    }
     let level = cli
         .log_level
         .clone()
         .unwrap_or_else(|| settings.log_level.clone());
     init_logging(&level);
+    // After logging is set up: before it, these warnings went nowhere.
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
     let interactive = std::io::stderr().is_terminal() && !under_systemd();
     Ok(Configured {
         path,

@@ -303,6 +303,23 @@ fn broken_config_names_its_line_and_exits_with_the_config_code() {
     );
 }
 
+/// Regression: config warnings were emitted before logging was set up, so a plain SMTP password
+/// in the config was accepted without the warning ever reaching the terminal or the journal.
+#[test]
+fn config_warnings_were_logged_before_logging_existed() {
+    let app = App::new(
+        "state_dir = \"{dir}/state\"\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/a\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nusername = \"mailer\"\npassword = \"hunter2\"\nfrom = \"digestif <digest@example.org>\"\n",
+    );
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("smtp.password: plain password"),
+        "warning missing from stderr: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+}
+
 #[test]
 fn email_is_multipart_alternative_with_exactly_text_and_html() {
     let (_http, smtp, app) = installation();
