@@ -74,6 +74,7 @@ fn heavy_digest() -> Digest {
     Digest {
         digest: "daily".into(),
         subject: "daily — 28 Nov 2026 — 100 stories".into(),
+        title: String::new(),
         generated_at: ts("2026-11-28T07:00:00Z"),
         window_start: ts("2026-11-27T07:00:00Z"),
         window_end: ts("2026-11-28T07:00:00Z"),
@@ -100,6 +101,22 @@ fn render_heavy_digest(bencher: divan::Bencher, format: &str) {
     bencher
         .counter(ItemsCount::new(d.article_count()))
         .bench(|| r.render(divan::black_box(&d), f).expect("render").len());
+}
+
+/// The email edition: the HTML part fitted to the default budget (several renders).
+#[divan::bench]
+fn render_email_edition(bencher: divan::Bencher) {
+    let r = Renderer::new(None).expect("renderer");
+    let d = heavy_digest();
+    let opts = digestif::digest::EmailOptions::default();
+    bencher
+        .counter(ItemsCount::new(d.article_count()))
+        .bench(|| {
+            r.render_email(divan::black_box(&d), &opts)
+                .expect("email")
+                .html
+                .len()
+        });
 }
 
 #[divan::bench]

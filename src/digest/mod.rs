@@ -8,16 +8,20 @@
 //! absent optional values are `null`), so consumers never have to test for missing keys.
 //! Deserialisation is lenient the other way round: fields added after the original contract
 //! (`id`, `outlets`, `section`, `developing`, `following`, `lines`, `author`, `excerpt`,
-//! `trending`, `subject`) default when missing, so older outbox rows still load.
+//! `trending`, `subject`, `title`) default when missing, so older outbox rows still load.
 
+pub mod email;
 pub mod render;
+mod view;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::model::EntityKind;
 
-pub use render::{Format, RenderError, Renderer};
+pub use email::{DEFAULT_EMAIL_BUDGET, EmailEdition, EmailOptions, MIN_EMAIL_BUDGET};
+pub use render::{DEFAULT_TITLE, Format, RenderError, Renderer};
+pub use view::plural;
 
 /// One digest, ready to render. Built by the pipeline, rendered by [`Renderer`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,6 +31,10 @@ pub struct Digest {
     /// The email subject line (rendered by [`Renderer::subject`]); may be empty before that.
     #[serde(default)]
     pub subject: String,
+    /// The heading of every edition (rendered by [`Renderer::title`] from the digest's `title`
+    /// key); when empty, renderers use "<digest> — <date>".
+    #[serde(default)]
+    pub title: String,
     pub generated_at: Timestamp,
     /// Articles published in `[window_start, window_end)` are considered.
     pub window_start: Timestamp,

@@ -11,14 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use minijinja::Environment;
-use serde::Serialize;
 
-use super::{
-    ArticleOut, Digest, EntityRef, FeedHealthOut, FeedStatus, Section, StoryOut, TrendOut,
-};
+use super::Digest;
+use super::view::{Edition, SubjectView, View};
 
 /// The embedded default templates, by name.
 const EMBEDDED: &[(&str, &str)] = &[
@@ -31,11 +28,11 @@ const EMBEDDED: &[(&str, &str)] = &[
 /// Names of the templates a folder may override.
 pub const TEMPLATE_NAMES: [&str; 4] = ["digest.html", "digest.txt", "digest.md", "subject.txt"];
 
+/// The default title template: "daily — Saturday 28 November 2026".
+pub const DEFAULT_TITLE: &str = "{{ digest }} — {{ date_long }}";
+
 /// Width the plain-text rendering is wrapped to.
 pub const TEXT_WIDTH: usize = 78;
-
-/// How many of a story's entities are listed after its outlets.
-const STORY_ENTITIES_SHOWN: usize = 4;
 
 /// An output format of the digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,6 +167,7 @@ impl Renderer {
         env.set_formatter(html_formatter);
         env.add_filter("md", md_escape);
         env.add_filter("mdurl", md_url);
+        env.add_filter("plural", plural_filter);
         for name in TEMPLATE_NAMES {
             env.get_template(name)
                 .map_err(|e| RenderError::template(name, &e))?;
@@ -194,6 +192,11 @@ impl Renderer {
         Ok(r)
     }
 
+    /// The name of the time zone times are rendered in.
+    pub fn tz_name(&self) -> &str {
+        &self.tz_name
+    }
+
     /// Same as [`Renderer::with_timezone`] for an already resolved zone (e.g. the config's).
     pub fn with_time_zone(mut self, tz: TimeZone) -> Self {
         self.tz_name = tz.iana_name().unwrap_or("local").to_string();
@@ -201,9 +204,19 @@ impl Renderer {
         self
     }
 
-    /// Renders the digest in one format. JSON is `serde_json` pretty output (the contract);
-    /// the others go through their template, and text is wrapped to [`TEXT_WIDTH`].
+    /// Renders the digest in one format, in full. JSON is `serde_json` pretty output (the
+    /// contract); the others go through their template, and text is wrapped to [`TEXT_WIDTH`].
+    /// The size-budgeted email edition is [`Renderer::render_email`].
     pub fn render(&self, digest: &Digest, format: Format) -> Result<String, RenderError> {
+        self.render_view(digest, format, Edition::Full)
+    }
+
+    pub(crate) fn render_view(
+        &self,
+        digest: &Digest,
+        format: Format,
+        edition: Edition<'_>,
+    ) -> Result<String, RenderError> {
         let name = match format {
             Format::Json => {
                 let mut s = serde_json::to_string_pretty(digest)?;
@@ -214,7 +227,7 @@ impl Renderer {
             Format::Md => "digest.md",
             Format::Txt => "digest.txt",
         };
-        let view = View::build(digest, &self.tz, &self.tz_name);
+        let view = View::build(digest, &self.tz, &self.tz_name, edition);
         let tmpl = self
             .env
             .get_template(name)
@@ -229,37 +242,61 @@ impl Renderer {
     }
 
     /// Renders the subject line: `template` if given, else `subject.txt` (default
-    /// `{{ digest }} — {{ date }} — {{ n }} stories`, e.g. "daily — 28 Nov 2026 — 14 stories").
-    /// `date` is the digest's `generated_at` in the renderer's time zone. Variables: `digest`, `date`,
-    /// `date_long`, `n` (stories), `n_articles`, `n_outlets`, `top` (first top headline).
+    /// `{{ digest }} — {{ date }} — {{ counts }}`, e.g. "daily — 28 Nov 2026 — 3 top stories,
+    /// 8 other headlines"). `date` is the digest's `generated_at` in the renderer's time zone.
+    /// Variables: `digest`, `date`, `date_long`, `date_iso`, `n` (all stories), `n_top` (followed
+    /// and top stories), `n_other` (other headlines), `n_articles` (reports), `n_outlets`,
+    /// `counts`, `top` (the lead headline); filter `plural` (`{{ n|plural("story", "stories") }}`).
     /// Whitespace (including newlines) collapses to single spaces.
     pub fn subject(&self, digest: &Digest, template: Option<&str>) -> Result<String, RenderError> {
-        let local = digest.generated_at.to_zoned(self.tz.clone());
-        let ctx = SubjectView {
-            digest: &digest.digest,
-            date: local.strftime("%-d %b %Y").to_string(),
-            date_long: local.strftime("%A %-d %B %Y").to_string(),
-            n: digest.stories.len(),
-            n_articles: digest.article_count(),
-            n_outlets: digest.outlet_count(),
-            top: digest
-                .stories
-                .iter()
-                .find(|s| s.section != Section::Other)
-                .or(digest.stories.first())
-                .map(|s| s.title.as_str())
-                .unwrap_or(""),
+        self.one_line(digest, template, "subject", "subject.txt")
+    }
+
+    /// Renders the digest's title (the heading of every edition): `template` if given, else
+    /// [`DEFAULT_TITLE`] ("daily — Saturday 28 November 2026"). Same variables as
+    /// [`Renderer::subject`].
+    pub fn title(&self, digest: &Digest, template: Option<&str>) -> Result<String, RenderError> {
+        self.one_line(digest, Some(template.unwrap_or(DEFAULT_TITLE)), "title", "")
+    }
+
+    /// Compiles a one-line template (a configured `subject`, `title` or `link`) and renders it
+    /// once against an empty digest, so a syntax error or an unknown filter is found before use.
+    pub fn check_line_template(&self, what: &str, src: &str) -> Result<(), RenderError> {
+        let empty = Digest {
+            digest: "digest".into(),
+            subject: String::new(),
+            title: String::new(),
+            generated_at: jiff::Timestamp::UNIX_EPOCH,
+            window_start: jiff::Timestamp::UNIX_EPOCH,
+            window_end: jiff::Timestamp::UNIX_EPOCH,
+            stories: Vec::new(),
+            trending: Vec::new(),
+            feed_health: Vec::new(),
         };
+        self.one_line(&empty, Some(src), what, "").map(|_| ())
+    }
+
+    fn one_line(
+        &self,
+        digest: &Digest,
+        template: Option<&str>,
+        what: &str,
+        file: &str,
+    ) -> Result<String, RenderError> {
+        let ctx = SubjectView::build(digest, &self.tz);
         let raw = match template {
-            Some(src) => self
-                .env
-                .render_str(src, &ctx)
-                .map_err(|e| RenderError::template("subject (configured)", &e))?,
+            Some(src) => self.env.render_str(src, &ctx).map_err(|e| {
+                let mut err = RenderError::template(what, &e);
+                if let RenderError::Template { name, .. } = &mut err {
+                    *name = format!("{what} (configured)");
+                }
+                err
+            })?,
             None => self
                 .env
-                .get_template("subject.txt")
+                .get_template(file)
                 .and_then(|t| t.render(&ctx))
-                .map_err(|e| RenderError::template("subject.txt", &e))?,
+                .map_err(|e| RenderError::template(file, &e))?,
         };
         let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
         Ok(if s.is_empty() {
@@ -268,6 +305,13 @@ impl Renderer {
             s
         })
     }
+}
+
+/// "1 story" / "2 stories" in templates: `{{ n|plural("story", "stories") }}`; without the
+/// second word an "s" is added.
+fn plural_filter(n: i64, one: String, many: Option<String>) -> String {
+    let many = many.unwrap_or_else(|| format!("{one}s"));
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn load_template(dir: Option<&Path>, name: &str) -> Result<Option<String>, minijinja::Error> {
@@ -357,21 +401,15 @@ fn md_url(s: String) -> String {
     out
 }
 
-/// Keeps only http(s) links (case-insensitive scheme); anything else (javascript:, data:) is
-/// dropped so templates never emit it.
-fn safe_url(url: Option<&str>) -> Option<String> {
-    let u = url?.trim();
-    let lower = u.get(..8).unwrap_or(u).to_ascii_lowercase();
-    if (lower.starts_with("https://") || lower.starts_with("http://"))
-        && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        Some(u.to_string())
-    } else {
-        None
-    }
+/// The plain-text signature separator (RFC 3676 §4.3): dash, dash, space.
+const SIGNATURE_SEPARATOR: &str = "-- ";
+
+/// Whitespace a line may break at: everything but the non-breaking spaces.
+fn is_breaking_space(c: char) -> bool {
+    c.is_whitespace() && !matches!(c, '\u{a0}' | '\u{202f}' | '\u{2007}')
 }
 
-/// Wraps every line longer than `width` at spaces. Continuation lines keep the line's
+/// Wraps every line longer than `width` at (breaking) spaces. Continuation lines keep the line's
 /// indentation plus the width of a list marker ("- ", "* ", "12. "). Words longer than the
 /// width (URLs) are never split.
 pub fn wrap_text(s: &str, width: usize) -> String {
@@ -383,8 +421,13 @@ pub fn wrap_text(s: &str, width: usize) -> String {
         }
         first = false;
         let line = line.trim_end_matches('\r');
+        if line == SIGNATURE_SEPARATOR {
+            // "-- " with its space: mail clients recognise the signature by it.
+            out.push_str(line);
+            continue;
+        }
         if line.chars().count() <= width {
-            out.push_str(line.trim_end());
+            out.push_str(line.trim_end_matches(is_breaking_space));
             continue;
         }
         let indent = line.len() - line.trim_start_matches(' ').len();
@@ -393,7 +436,8 @@ pub fn wrap_text(s: &str, width: usize) -> String {
         let mut cur_w = indent;
         out.push_str(&line[..indent]);
         let mut at_start = true;
-        for w in rest.split_whitespace() {
+        // Words are split at breaking spaces only: "17\u{a0}Sep\u{a0}14:05" stays whole.
+        for w in rest.split(is_breaking_space).filter(|w| !w.is_empty()) {
             let ww = w.chars().count();
             if !at_start && cur_w + 1 + ww > width {
                 out.push('\n');
@@ -448,319 +492,6 @@ fn marker_width(s: &str) -> usize {
     0
 }
 
-// ---------------------------------------------------------------------------------------------
-// The view handed to templates.
-
-#[derive(Serialize)]
-struct SubjectView<'a> {
-    digest: &'a str,
-    date: String,
-    date_long: String,
-    n: usize,
-    n_articles: usize,
-    n_outlets: usize,
-    top: &'a str,
-}
-
-#[derive(Serialize)]
-struct View<'a> {
-    digest: &'a str,
-    subject: &'a str,
-    generated_at: String,
-    window_start: String,
-    window_end: String,
-    /// "Saturday 28 November 2026"
-    date_long: String,
-    /// "28 Nov 2026"
-    date: String,
-    /// "07:00"
-    time: String,
-    tz: &'a str,
-    n_stories: usize,
-    n_articles: usize,
-    n_outlets: usize,
-    trending: &'a [TrendOut],
-    /// All stories in digest order (each with `section`).
-    stories: Vec<StoryView<'a>>,
-    following: Vec<StoryView<'a>>,
-    top: Vec<StoryView<'a>>,
-    /// "Other" stories' lines grouped by feed, feeds sorted by name.
-    other: Vec<FeedGroup<'a>>,
-    n_other: usize,
-    feed_health: &'a [FeedHealthOut],
-    failing: Vec<&'a FeedHealthOut>,
-    /// A one-line preview for mail clients.
-    preheader: String,
-}
-
-#[derive(Serialize, Clone)]
-struct StoryView<'a> {
-    id: &'a str,
-    title: &'a str,
-    url: Option<String>,
-    summary: &'a str,
-    section: &'static str,
-    developing: Option<DevelopingView<'a>>,
-    following: &'a [String],
-    outlets: Vec<&'a str>,
-    outlets_text: String,
-    entities: &'a [EntityRef],
-    entities_text: String,
-    articles: Vec<ArticleView<'a>>,
-    lines: Vec<LineView<'a>>,
-}
-
-#[derive(Serialize, Clone)]
-struct DevelopingView<'a> {
-    day: u32,
-    first_headline: &'a str,
-    since: String,
-    since_date: String,
-}
-
-#[derive(Serialize, Clone)]
-struct ArticleView<'a> {
-    title: &'a str,
-    url: Option<String>,
-    feed: &'a str,
-    published: String,
-    time: String,
-    author: Option<&'a str>,
-    excerpt: &'a str,
-}
-
-#[derive(Serialize, Clone)]
-struct LineView<'a> {
-    title: String,
-    url: Option<String>,
-    outlets: Vec<String>,
-    outlets_text: String,
-    /// Earliest publication among the line's articles, local "14:05" (or "Fri 14:05").
-    time: String,
-    published: String,
-    feed: &'a str,
-    author: Option<&'a str>,
-    /// Articles of this line whose headline differs from the line's.
-    also: Vec<AlsoView<'a>>,
-}
-
-#[derive(Serialize, Clone)]
-struct AlsoView<'a> {
-    title: &'a str,
-    outlet: &'a str,
-    url: Option<String>,
-}
-
-#[derive(Serialize)]
-struct FeedGroup<'a> {
-    feed: String,
-    lines: Vec<LineView<'a>>,
-}
-
-struct Clock<'a> {
-    tz: &'a TimeZone,
-    today: jiff::civil::Date,
-}
-
-impl Clock<'_> {
-    fn time(&self, ts: Timestamp) -> String {
-        let z = ts.to_zoned(self.tz.clone());
-        if z.date() == self.today {
-            z.strftime("%H:%M").to_string()
-        } else {
-            z.strftime("%a %H:%M").to_string()
-        }
-    }
-}
-
-fn fold_title(s: &str) -> String {
-    s.split_whitespace()
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_lowercase()
-        })
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn line_views<'a>(story: &'a StoryOut, clock: &Clock<'_>) -> Vec<LineView<'a>> {
-    story
-        .effective_lines()
-        .into_iter()
-        .filter_map(|line| {
-            let arts: Vec<&'a ArticleOut> = line
-                .articles
-                .iter()
-                .filter_map(|&i| story.articles.get(i))
-                .collect();
-            let first = *arts.iter().min_by_key(|a| a.published)?;
-            let title = if line.title.trim().is_empty() {
-                first.title.clone()
-            } else {
-                line.title.clone()
-            };
-            let mut outlets = line.outlets.clone();
-            for a in &arts {
-                if !outlets.iter().any(|o| o == &a.feed) {
-                    outlets.push(a.feed.clone());
-                }
-            }
-            let key = fold_title(&title);
-            let mut also: Vec<AlsoView<'a>> = Vec::new();
-            for a in &arts {
-                if fold_title(&a.title) != key && !also.iter().any(|x| x.title == a.title) {
-                    also.push(AlsoView {
-                        title: &a.title,
-                        outlet: &a.feed,
-                        url: safe_url(a.url.as_deref()),
-                    });
-                }
-            }
-            let url = safe_url(line.url.as_deref())
-                .or_else(|| arts.iter().find_map(|a| safe_url(a.url.as_deref())));
-            Some(LineView {
-                outlets_text: outlets.join(", "),
-                title,
-                url,
-                outlets,
-                time: clock.time(first.published),
-                published: first.published.to_string(),
-                feed: &first.feed,
-                author: first.author.as_deref(),
-                also,
-            })
-        })
-        .collect()
-}
-
-fn story_view<'a>(story: &'a StoryOut, clock: &Clock<'_>) -> StoryView<'a> {
-    let lines = line_views(story, clock);
-    let mut outlets: Vec<&'a str> = story.outlets.iter().map(String::as_str).collect();
-    for a in &story.articles {
-        if !outlets.contains(&a.feed.as_str()) {
-            outlets.push(&a.feed);
-        }
-    }
-    let entities_text = story
-        .entities
-        .iter()
-        .take(STORY_ENTITIES_SHOWN)
-        .map(|e| e.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    StoryView {
-        id: &story.id,
-        title: &story.title,
-        url: lines.first().and_then(|l| l.url.clone()),
-        summary: &story.summary,
-        section: story.section.as_str(),
-        developing: story.developing.as_ref().map(|d| DevelopingView {
-            day: d.day,
-            first_headline: &d.first_headline,
-            since: d.since.to_string(),
-            since_date: d
-                .since
-                .to_zoned(clock.tz.clone())
-                .strftime("%-d %b")
-                .to_string(),
-        }),
-        following: &story.following,
-        outlets_text: outlets.join(", "),
-        outlets,
-        entities: &story.entities,
-        entities_text,
-        articles: story
-            .articles
-            .iter()
-            .map(|a| ArticleView {
-                title: &a.title,
-                url: safe_url(a.url.as_deref()),
-                feed: &a.feed,
-                published: a.published.to_string(),
-                time: clock.time(a.published),
-                author: a.author.as_deref(),
-                excerpt: &a.excerpt,
-            })
-            .collect(),
-        lines,
-    }
-}
-
-impl<'a> View<'a> {
-    fn build(d: &'a Digest, tz: &TimeZone, tz_name: &'a str) -> View<'a> {
-        let local = d.generated_at.to_zoned(tz.clone());
-        let clock = Clock {
-            tz,
-            today: local.date(),
-        };
-        let stories: Vec<StoryView<'a>> = d.stories.iter().map(|s| story_view(s, &clock)).collect();
-        let following: Vec<StoryView<'a>> = stories
-            .iter()
-            .filter(|s| s.section == Section::Following.as_str())
-            .cloned()
-            .collect();
-        let top: Vec<StoryView<'a>> = stories
-            .iter()
-            .filter(|s| s.section == Section::Top.as_str())
-            .cloned()
-            .collect();
-        let mut other: Vec<FeedGroup<'a>> = Vec::new();
-        let mut n_other = 0;
-        for s in stories
-            .iter()
-            .filter(|s| s.section == Section::Other.as_str())
-        {
-            for line in &s.lines {
-                n_other += 1;
-                match other.iter_mut().find(|g| g.feed == line.feed) {
-                    Some(g) => g.lines.push(line.clone()),
-                    None => other.push(FeedGroup {
-                        feed: line.feed.to_string(),
-                        lines: vec![line.clone()],
-                    }),
-                }
-            }
-        }
-        other.sort_by_key(|g| g.feed.to_lowercase());
-        let failing: Vec<&FeedHealthOut> = d
-            .feed_health
-            .iter()
-            .filter(|f| f.status == FeedStatus::Error)
-            .collect();
-        let preheader = following
-            .iter()
-            .chain(top.iter())
-            .take(3)
-            .map(|s| s.title)
-            .collect::<Vec<_>>()
-            .join(" · ");
-        View {
-            digest: &d.digest,
-            subject: &d.subject,
-            generated_at: d.generated_at.to_string(),
-            window_start: d.window_start.to_string(),
-            window_end: d.window_end.to_string(),
-            date_long: local.strftime("%A %-d %B %Y").to_string(),
-            date: local.strftime("%-d %b %Y").to_string(),
-            time: local.strftime("%H:%M").to_string(),
-            tz: tz_name,
-            n_stories: d.stories.len(),
-            n_articles: d.article_count(),
-            n_outlets: d.outlet_count(),
-            trending: &d.trending,
-            stories,
-            following,
-            top,
-            other,
-            n_other,
-            feed_health: &d.feed_health,
-            failing,
-            preheader,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -805,7 +536,21 @@ mod tests {
     }
 
     #[test]
+    fn plural_filter_counts_right() {
+        assert_eq!(
+            plural_filter(1, "story".into(), Some("stories".into())),
+            "1 story"
+        );
+        assert_eq!(
+            plural_filter(0, "story".into(), Some("stories".into())),
+            "0 stories"
+        );
+        assert_eq!(plural_filter(2, "feed".into(), None), "2 feeds");
+    }
+
+    #[test]
     fn unsafe_link_schemes_are_dropped() {
+        use super::super::view::safe_url;
         assert_eq!(safe_url(Some("javascript:alert(1)")), None);
         assert_eq!(safe_url(Some("data:text/html,x")), None);
         assert_eq!(

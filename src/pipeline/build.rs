@@ -393,6 +393,7 @@ fn compose(
         window_start: sel.window_start,
         window_end: now,
         subject: String::new(),
+        title: String::new(),
         stories,
         feed_health: feed_health(ctx, d)?,
         trending: trending(ctx, &sel.cands, sel.window_start, now)?,

@@ -8,6 +8,7 @@ mod support;
 mod config;
 mod deliver;
 mod e2e;
+mod email;
 mod feeds_corpus;
 mod fetch;
 mod ner;

@@ -175,6 +175,7 @@ pub fn sample_digest() -> Digest {
     Digest {
         digest: "daily".into(),
         subject: "daily — 28 Nov 2026 — 7 stories".into(),
+        title: String::new(),
         generated_at: ts("2026-11-28T07:00:00Z"),
         window_start: ts("2026-11-27T07:00:00Z"),
         window_end: ts("2026-11-28T07:00:00Z"),
@@ -403,13 +404,14 @@ fn html_is_self_contained_email_markup() {
     assert_tags_balanced(&html);
     let lower = html.to_lowercase();
     assert!(lower.starts_with("<!doctype html>"));
-    for bad in [
-        "<script", "src=", "<link", "<img", "url(", "@import", "<style",
-    ] {
+    for bad in ["<script", "src=", "<link", "<img", "url(", "@import"] {
         assert!(!lower.contains(bad), "HTML contains {bad}");
     }
+    // One <style> block, in the head: classes and the dark colours.
+    assert_eq!(lower.matches("<style").count(), 1);
+    assert!(lower.find("<style") < lower.find("</head>"));
     assert!(lower.contains(r#"<meta name="color-scheme" content="light dark">"#));
-    assert!(lower.contains("max-width:640px"));
+    assert!(lower.contains("max-width:600px"));
     assert!(lower.contains("<table role=\"presentation\""));
     // Every link is an article link over http(s), with & escaped in the attribute.
     for part in html.split("href=\"").skip(1) {
@@ -492,7 +494,10 @@ fn text_is_wrapped_with_urls_on_their_own_lines() {
         );
     }
     assert!(txt.starts_with("daily — Saturday 28 November 2026\n"));
-    assert!(txt.contains("7 stories · 12 articles · "));
+    let folded = txt.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(folded.contains(
+        "1 followed story · 2 top stories · 4 other headlines · 12 reports from 6 outlets Trending"
+    ));
 }
 
 #[test]
@@ -515,7 +520,7 @@ fn subject_uses_the_digest_time_zone() {
     d.stories.truncate(3);
     assert_eq!(
         r.subject(&d, None).expect("subject"),
-        "daily — 28 Nov 2026 — 3 stories"
+        "daily — 28 Nov 2026 — 1 followed story, 2 top stories"
     );
     // 07:00 UTC is still the 27th in Los Angeles.
     let la = renderer()
@@ -523,7 +528,7 @@ fn subject_uses_the_digest_time_zone() {
         .expect("zone");
     assert_eq!(
         la.subject(&d, None).expect("subject"),
-        "daily — 27 Nov 2026 — 3 stories"
+        "daily — 27 Nov 2026 — 1 followed story, 2 top stories"
     );
     d.stories.truncate(1);
     assert_eq!(
