@@ -129,6 +129,7 @@ fn build_email_message(bencher: divan::Bencher) {
         html: r.render(&d, Format::Html).expect("html"),
         message_id: "outbox-1.abc@digestif.local".into(),
         date: d.generated_at,
+        list: None,
     };
     let to = vec!["reader@example.net".to_string()];
     bencher.bench(|| {

@@ -8,6 +8,7 @@
 //! ([`DeliverError::is_transient`]).
 
 mod files;
+mod headers;
 mod sendmail;
 mod smtp;
 
@@ -19,6 +20,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 pub use files::write_files;
+pub use headers::{ListHeaders, list_id, list_label, unsubscribe_uri};
 pub use sendmail::send_sendmail;
 pub use smtp::{Security, SmtpSettings, send_smtp};
 
@@ -31,9 +33,13 @@ pub struct EmailContent {
     /// The text/html alternative.
     pub html: String,
     /// Stable Message-ID derived from the outbox id (with or without angle brackets), so a
-    /// retried delivery is recognisable as the same message.
+    /// retried delivery is recognisable as the same message. Without a domain (no `@`), the
+    /// From address's domain is used.
     pub message_id: String,
     pub date: jiff::Timestamp,
+    /// The digest's list identity (List-Id, List-Unsubscribe, List-Archive); see
+    /// [`ListHeaders`].
+    pub list: Option<ListHeaders>,
 }
 
 /// Errors while building or delivering a digest.
@@ -49,6 +55,8 @@ pub enum DeliverError {
     NoRecipients,
     #[error("invalid Message-ID {0:?}: expected local@domain without spaces")]
     MessageId(String),
+    #[error("invalid mail header: {0}")]
+    Header(String),
     #[error("building the email message: {0}")]
     Build(#[from] lettre::error::Error),
     #[error("SMTP configuration for {host}:{port}: {message}")]
@@ -130,6 +138,7 @@ impl DeliverError {
             DeliverError::Address { .. }
             | DeliverError::NoRecipients
             | DeliverError::MessageId(_)
+            | DeliverError::Header(_)
             | DeliverError::Build(_)
             | DeliverError::Config { .. }
             | DeliverError::StartTlsUnavailable { .. } => false,
@@ -170,16 +179,20 @@ fn normalize_message_id(id: &str) -> Result<String, DeliverError> {
 
 /// Builds the digest email: `multipart/alternative` with exactly two parts, text/plain then
 /// text/html (UTF-8, transfer encoding chosen by lettre: 7bit, quoted-printable or base64), and
-/// headers Date, Message-ID, From, To, Subject (RFC 2047 encoded when not ASCII).
+/// headers Date, Message-ID (on the From domain), From, To, Subject (RFC 2047 encoded when not
+/// ASCII), plus the list and auto-reply headers of [`headers`].
 pub fn build_message(from: &str, to: &[String], c: &EmailContent) -> Result<Message, DeliverError> {
     if to.is_empty() {
         return Err(DeliverError::NoRecipients);
     }
+    let from = parse_mailbox("From", from)?;
+    let message_id = headers::message_id_on(&c.message_id, &from);
     let mut b = Message::builder()
-        .from(parse_mailbox("From", from)?)
+        .from(from.clone())
         .subject(c.subject.split_whitespace().collect::<Vec<_>>().join(" "))
         .date(SystemTime::from(c.date))
-        .message_id(Some(normalize_message_id(&c.message_id)?));
+        .message_id(Some(normalize_message_id(&message_id)?));
+    b = headers::add_list_headers(b, &from, c.list.as_ref())?;
     for r in to {
         b = b.to(parse_mailbox("To", r)?);
     }

@@ -194,6 +194,7 @@ async fn send_email(
             .map_err(|e| e.to_string())?,
         message_id: message_id(stored, to),
         date: stored.built_at,
+        list: None,
     };
     let settings = &ctx.settings;
     if let Some(smtp) = &settings.smtp {

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use digestif::deliver::{
-    DeliverError, EmailContent, Security, SmtpSettings, build_message, send_sendmail, send_smtp,
-    write_files,
+    DeliverError, EmailContent, ListHeaders, Security, SmtpSettings, build_message, send_sendmail,
+    send_smtp, write_files,
 };
 use digestif::digest::Format;
 use mail_parser::{MessageParser, MimeHeaders};
@@ -24,6 +24,7 @@ fn content() -> EmailContent {
             .to_string(),
         message_id: "outbox-42.3f9a@digestif.local".to_string(),
         date: "2026-11-28T07:00:00Z".parse().expect("timestamp"),
+        list: None,
     }
 }
 
@@ -111,6 +112,94 @@ fn assert_digest_email(raw: &[u8]) {
 fn message_is_multipart_alternative_with_two_parts() {
     let m = build_message("digest@example.org", &to(), &content()).expect("build");
     assert_digest_email(&m.formatted());
+}
+
+/// The value of the one header `name` in a raw message (unfolded), asserting it occurs once.
+fn header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    let found: Vec<String> = unfolded
+        .split("\r\n")
+        .filter(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
+        .collect();
+    assert!(found.len() <= 1, "{name} given {} times", found.len());
+    found.into_iter().next()
+}
+
+#[test]
+fn digest_mail_carries_list_and_auto_reply_headers_on_the_from_domain() {
+    let mut c = content();
+    c.message_id = "digestif.daily.42.3f9a".into();
+    c.list = Some(ListHeaders {
+        name: "daily".into(),
+        description: Some("Daily news".into()),
+        unsubscribe: Some("me@example.org".into()),
+        archive: Some("https://news.example.org/daily.html".into()),
+    });
+    let m = build_message("digestif <digest@news.example.org>", &to(), &c).expect("build");
+    let raw = String::from_utf8(m.formatted()).expect("ascii");
+    assert_eq!(
+        header(&raw, "Message-ID").as_deref(),
+        Some("<digestif.daily.42.3f9a@news.example.org>")
+    );
+    assert_eq!(
+        header(&raw, "List-Id").as_deref(),
+        Some("\"Daily news\" <daily.news.example.org>")
+    );
+    assert_eq!(
+        header(&raw, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert_eq!(
+        header(&raw, "X-Auto-Response-Suppress").as_deref(),
+        Some("All")
+    );
+    assert_eq!(header(&raw, "Precedence").as_deref(), Some("list"));
+    assert_eq!(
+        header(&raw, "List-Unsubscribe").as_deref(),
+        Some("<mailto:me@example.org>")
+    );
+    assert_eq!(
+        header(&raw, "List-Archive").as_deref(),
+        Some("<https://news.example.org/daily.html>")
+    );
+    // A real MIME parser reads them back.
+    let msg = MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("parses");
+    assert_eq!(
+        msg.message_id(),
+        Some("digestif.daily.42.3f9a@news.example.org")
+    );
+    assert!(
+        !matches!(msg.list_id(), mail_parser::HeaderValue::Empty),
+        "List-Id parsed"
+    );
+
+    // Without list settings: no List-* headers, the auto-reply ones stay.
+    c.list = None;
+    let m = build_message("digest@example.org", &to(), &c).expect("build");
+    let raw = String::from_utf8(m.formatted()).expect("ascii");
+    assert_eq!(header(&raw, "List-Id"), None);
+    assert_eq!(header(&raw, "List-Unsubscribe"), None);
+    assert_eq!(
+        header(&raw, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+
+    // An unsubscribe target that is not an address is refused, permanently.
+    c.list = Some(ListHeaders {
+        name: "daily".into(),
+        unsubscribe: Some("https://example.org/unsubscribe".into()),
+        ..Default::default()
+    });
+    let e = build_message("digest@example.org", &to(), &c).expect_err("https unsubscribe");
+    assert!(
+        matches!(e, DeliverError::Header(_)) && !e.is_transient(),
+        "{e}"
+    );
 }
 
 #[test]
