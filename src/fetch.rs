@@ -102,8 +102,13 @@ pub enum FetchError {
         url: String,
         reason: String,
     },
-    #[error("feed {feed:?} ({url}): timed out")]
-    Timeout { feed: String, url: String },
+    /// The request or its body took too long; `cause` says which phase and the limit.
+    #[error("feed {feed:?} ({url}): {cause}")]
+    Timeout {
+        feed: String,
+        url: String,
+        cause: String,
+    },
     #[error("feed {feed:?} ({url}): body larger than the limit of {limit} bytes")]
     TooLarge {
         feed: String,
@@ -136,12 +141,13 @@ pub enum FetchError {
         #[source]
         source: std::io::Error,
     },
-    #[error("feed {feed:?} ({url}): {source}")]
+    /// A network failure: `cause` names what happened and the host (see [`crate::netcause`]).
+    #[error("feed {feed:?} ({url}): {cause}")]
     Http {
         feed: String,
         url: String,
-        #[source]
-        source: reqwest::Error,
+        kind: crate::netcause::NetKind,
+        cause: String,
     },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
@@ -341,7 +347,7 @@ impl Fetcher {
                 let fut = self.read_file(req, path);
                 match tokio::time::timeout(self.inner.opts.timeout, fut).await {
                     Ok(r) => r,
-                    Err(_) => Err(timeout(req)),
+                    Err(_) => Err(timeout(req, self.inner.opts.timeout.as_secs())),
                 }
             }
             Target::Http(url) => {
@@ -478,10 +484,11 @@ impl Fetcher {
     }
 }
 
-fn timeout(req: &FetchRequest) -> FetchError {
+fn timeout(req: &FetchRequest, secs: u64) -> FetchError {
     FetchError::Timeout {
         feed: req.feed.clone(),
         url: req.url.clone(),
+        cause: format!("timed out after {secs} s"),
     }
 }
 
@@ -494,20 +501,48 @@ fn too_large(req: &FetchRequest, limit: u64) -> FetchError {
 }
 
 fn http_err(req: &FetchRequest, e: reqwest::Error, f: &Fetcher) -> FetchError {
-    if e.is_timeout() {
-        timeout(req)
-    } else if e.is_redirect() {
-        FetchError::TooManyRedirects {
+    if e.is_redirect() {
+        return FetchError::TooManyRedirects {
             feed: req.feed.clone(),
             url: req.url.clone(),
             limit: f.inner.opts.max_redirects,
-        }
+        };
+    }
+    let url = e.url().cloned().or_else(|| url::Url::parse(&req.url).ok());
+    let host = url
+        .as_ref()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| req.url.clone());
+    let port = url.as_ref().and_then(|u| u.port_or_known_default());
+    let opts = &f.inner.opts;
+    let limit = if e.is_connect() {
+        opts.connect_timeout
     } else {
-        FetchError::Http {
+        opts.timeout
+    };
+    let cause = crate::netcause::explain(
+        &e,
+        &host,
+        port,
+        e.is_timeout(),
+        e.is_connect(),
+        Some(limit.as_secs()),
+    );
+    tracing::debug!(feed = %req.feed, kind = cause.kind.as_str(), "fetch failed: {:?}", e);
+    match cause.kind {
+        crate::netcause::NetKind::Timeout | crate::netcause::NetKind::ConnectTimeout => {
+            FetchError::Timeout {
+                feed: req.feed.clone(),
+                url: req.url.clone(),
+                cause: cause.message,
+            }
+        }
+        kind => FetchError::Http {
             feed: req.feed.clone(),
             url: req.url.clone(),
-            source: e,
-        }
+            kind,
+            cause: cause.message,
+        },
     }
 }
 

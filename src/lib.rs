@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod hash;
 pub mod model;
 pub mod ner;
+pub mod netcause;
 pub mod normalize;
 pub mod opml;
 pub mod schedule;

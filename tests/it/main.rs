@@ -12,6 +12,7 @@ mod email;
 mod feeds_corpus;
 mod fetch;
 mod ner;
+mod neterrors;
 mod normalize;
 mod render;
 mod schedule;
