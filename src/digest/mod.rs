@@ -10,6 +10,7 @@
 //! (`id`, `outlets`, `section`, `developing`, `following`, `lines`, `author`, `excerpt`,
 //! `trending`, `subject`, `title`) default when missing, so older outbox rows still load.
 
+pub mod atom;
 pub mod email;
 pub mod render;
 mod view;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::EntityKind;
 
+pub use atom::{AtomItem, DEFAULT_ATOM_ENTRIES};
 pub use email::{DEFAULT_EMAIL_BUDGET, EmailEdition, EmailOptions, MIN_EMAIL_BUDGET};
 pub use render::{DEFAULT_TITLE, Format, RenderError, Renderer};
 pub use view::plural;

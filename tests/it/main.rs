@@ -5,6 +5,7 @@
 
 mod support;
 
+mod atom;
 mod config;
 mod deliver;
 mod e2e;
