@@ -2,8 +2,9 @@
 //!
 //! This module owns reading OPML subscription lists as found in the wild (bare `&` in attributes,
 //! HTML entities, nested folder outlines, `category` attributes) into [`OpmlFeed`]s whose tags are the
-//! enclosing folder names, writing them back as valid OPML 2.0, and printing them as `[[feed]]`
-//! blocks for the TOML config.
+//! enclosing folder names, writing them back as valid OPML 2.0 (tags as flat categories, so they
+//! round-trip), making imported names unique ([`dedupe`]), and printing them as `[[feed]]` blocks
+//! for the TOML config.
 
 use quick_xml::events::{BytesStart, Event};
 
@@ -188,8 +189,10 @@ fn xml_attr(s: &str) -> String {
     out
 }
 
-/// Writes the feeds as an OPML 2.0 document. Feeds are nested in folder outlines by their tag
-/// path (so [`import`] gives the same tags back); feeds without tags sit at the top level.
+/// Writes the feeds as an OPML 2.0 document. Tags are flat labels, so they are written as the
+/// outline's `category` attribute (comma-separated, as OPML 2.0 defines tags); for readers that
+/// only know folders, each tagged feed also sits in one folder named by its first tag. [`import`]
+/// reads both back to the same tags, in the same order.
 pub fn export(feeds: &[OpmlFeed]) -> String {
     let now = jiff::Timestamp::now();
     let date =
@@ -201,37 +204,91 @@ pub fn export(feeds: &[OpmlFeed]) -> String {
         out.push_str(&format!("    <dateCreated>{date}</dateCreated>\n"));
     }
     out.push_str("  </head>\n  <body>\n");
-    // Group by tag path, keeping the first-seen order of paths and feeds.
-    let mut groups: Vec<(&[String], Vec<&OpmlFeed>)> = Vec::new();
+    // Group by first tag, keeping the first-seen order of folders and feeds.
+    let mut groups: Vec<(Option<&str>, Vec<&OpmlFeed>)> = Vec::new();
     for f in feeds {
-        match groups.iter_mut().find(|(t, _)| *t == f.tags.as_slice()) {
+        let folder = f.tags.first().map(String::as_str);
+        match groups.iter_mut().find(|(t, _)| *t == folder) {
             Some((_, v)) => v.push(f),
-            None => groups.push((f.tags.as_slice(), vec![f])),
+            None => groups.push((folder, vec![f])),
         }
     }
-    for (tags, members) in groups {
-        let mut indent = String::from("    ");
-        for t in tags {
+    for (folder, members) in groups {
+        let indent = if folder.is_some() { "      " } else { "    " };
+        if let Some(t) = folder {
             out.push_str(&format!(
-                "{indent}<outline text=\"{0}\" title=\"{0}\">\n",
+                "    <outline text=\"{0}\" title=\"{0}\">\n",
                 xml_attr(t)
             ));
-            indent.push_str("  ");
         }
         for f in members {
+            let category = if f.tags.is_empty() {
+                String::new()
+            } else {
+                // A comma or slash inside a tag would split it on import: those become spaces.
+                // The folder carries the first tag whole; a comma or slash would split a tag
+                // in `category`, so such a tag is left to the folder or written with spaces.
+                let tags: Vec<String> = f
+                    .tags
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, t)| *i > 0 || !t.contains([',', '/']))
+                    .map(|(_, t)| t.replace([',', '/'], " "))
+                    .collect();
+                format!(" category=\"{}\"", xml_attr(&tags.join(",")))
+            };
             out.push_str(&format!(
-                "{indent}<outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"/>\n",
+                "{indent}<outline type=\"rss\" text=\"{0}\" title=\"{0}\" xmlUrl=\"{1}\"{category}/>\n",
                 xml_attr(&f.name),
                 xml_attr(&f.url)
             ));
         }
-        for _ in tags {
-            indent.truncate(indent.len() - 2);
-            out.push_str(&format!("{indent}</outline>\n"));
+        if folder.is_some() {
+            out.push_str("    </outline>\n");
         }
     }
     out.push_str("  </body>\n</opml>\n");
     out
+}
+
+/// Makes imported feeds fit a config: a name already taken (case-insensitively, as the config
+/// requires; by `taken_names` or an earlier feed) gets a suffix " (2)", " (3)", ...; a feed whose
+/// URL is already configured (`taken_urls`) or was imported before is dropped. Returns the
+/// feeds and one note per change, for the user to read.
+pub fn dedupe(
+    feeds: Vec<OpmlFeed>,
+    taken_names: &[String],
+    taken_urls: &[String],
+) -> (Vec<OpmlFeed>, Vec<String>) {
+    let mut names: std::collections::HashSet<String> =
+        taken_names.iter().map(|n| n.to_lowercase()).collect();
+    let mut urls: std::collections::HashSet<String> = taken_urls.iter().cloned().collect();
+    let mut out = Vec::with_capacity(feeds.len());
+    let mut notes = Vec::new();
+    for mut f in feeds {
+        if !urls.insert(f.url.clone()) {
+            notes.push(format!(
+                "skipped {:?} ({}): that URL is already a feed",
+                f.name, f.url
+            ));
+            continue;
+        }
+        if names.contains(&f.name.to_lowercase()) {
+            let base = f.name.clone();
+            let mut n = 2;
+            while names.contains(&format!("{base} ({n})").to_lowercase()) {
+                n += 1;
+            }
+            f.name = format!("{base} ({n})");
+            notes.push(format!(
+                "renamed {base:?} ({}) to {:?}: the name is already taken",
+                f.url, f.name
+            ));
+        }
+        names.insert(f.name.to_lowercase());
+        out.push(f);
+    }
+    (out, notes)
 }
 
 /// Prints the feeds as `[[feed]]` blocks (`name`, `url`, `tags`) for the TOML config, written by

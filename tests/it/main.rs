@@ -5,7 +5,6 @@
 
 mod support;
 
-mod atom;
 mod config;
 mod deliver;
 mod e2e;
@@ -13,7 +12,6 @@ mod email;
 mod feeds_corpus;
 mod fetch;
 mod ner;
-mod neterrors;
 mod normalize;
 mod render;
 mod schedule;
