@@ -142,7 +142,7 @@ impl Renderer {
         } else if !d.subject.trim().is_empty() {
             d.subject.clone()
         } else {
-            self.title(d, None, self.tz_name())?
+            self.title(d, None)?
         };
         let html = self.render_feed_edition(d, opts)?;
         let mut e = String::with_capacity(html.len() + 512);
