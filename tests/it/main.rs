@@ -5,6 +5,7 @@
 
 mod support;
 
+mod atom;
 mod config;
 mod deliver;
 mod e2e;
@@ -12,7 +13,9 @@ mod email;
 mod feeds_corpus;
 mod fetch;
 mod ner;
+mod neterrors;
 mod normalize;
+mod opml;
 mod render;
 mod schedule;
 mod stories;
