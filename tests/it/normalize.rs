@@ -1,9 +1,11 @@
 //! Normalisation tests: sanitiser, titles, text, canonical URLs, keys, dates, language.
 
 use digestif::feed::{RawEntry, parse};
+use digestif::model::Article;
 use digestif::normalize::{
-    EXCERPT_CHARS, article_key, canonical_url, clean_title, detect_language, html_to_text,
-    near_key, normalize, sanitize_html,
+    EXCERPT_CHARS, LanguageWork, SETTLE_SAMPLE, SETTLED_AFTER, VERIFY_EVERY, article_key,
+    canonical_url, clean_title, detect_language, detect_languages, fingerprint, html_to_text,
+    near_key, normalize, raw_key, sanitize_html, settled_language,
 };
 
 fn ts(s: &str) -> jiff::Timestamp {
@@ -454,6 +456,154 @@ fn language_detected_only_when_reliable() {
     assert_eq!(detect_language(fr).as_deref(), Some("fr"));
     assert_eq!(detect_language("OK"), None);
     assert_eq!(detect_language(""), None);
+}
+
+// Each is detected as English, reliably, on its own (whatlang is unsure of some short ones).
+const EN: &[&str] = &[
+    "The government announced on Tuesday that the new budget would increase spending on schools.",
+    "Heavy rain flooded towns near Milan and the army was sent to help the people who lost homes.",
+    "Firefighters were still battling the blaze on Sunday as the wind pushed it towards the town.",
+];
+const RU: &str =
+    "Правительство во вторник объявило, что новый бюджет увеличит расходы на школы и больницы.";
+const DE: &str = "Die Bundesregierung hat am Dienstag angekündigt, dass der neue Haushalt mehr Geld für Schulen vorsieht.";
+
+fn articles(texts: &[&str]) -> Vec<Article> {
+    let seen = ts("2024-03-01T10:00:00Z");
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let e = RawEntry {
+                guid: Some(format!("g{i}")),
+                title: Some(format!("Item {i}")),
+                summary_html: Some(format!("<p>{t}</p>")),
+                ..Default::default()
+            };
+            digestif::normalize::normalize_text(&e, "f", "", seen).expect("article")
+        })
+        .collect()
+}
+
+fn english(n: usize) -> Vec<&'static str> {
+    (0..n).map(|i| EN[i % EN.len()]).collect()
+}
+
+#[test]
+fn settled_feed_takes_its_language_without_scoring_except_for_checks() {
+    let mut batch = articles(&english(3 * VERIFY_EVERY));
+    let work = detect_languages(&mut batch, None, Some("en"));
+    assert!(batch.iter().all(|a| a.language.as_deref() == Some("en")));
+    assert_eq!(
+        work,
+        LanguageWork {
+            detected: 3,
+            inferred: 3 * VERIFY_EVERY - 3
+        }
+    );
+}
+
+#[test]
+fn settled_feed_still_detects_an_item_in_another_script() {
+    let mut texts = english(4);
+    texts.push(RU);
+    let mut batch = articles(&texts);
+    detect_languages(&mut batch, None, Some("en"));
+    assert_eq!(batch[4].language.as_deref(), Some("ru"));
+    assert_eq!(batch[1].language.as_deref(), Some("en"));
+}
+
+#[test]
+fn a_fetch_settles_after_agreeing_items_unless_the_declared_language_differs() {
+    let n = SETTLE_SAMPLE + 2 * VERIFY_EVERY;
+    let mut batch = articles(&english(n));
+    let work = detect_languages(&mut batch, Some("en-GB"), None);
+    let langs: Vec<_> = batch.iter().map(|a| a.language.as_deref()).collect();
+    assert!(langs.iter().all(|l| *l == Some("en")), "{langs:?}");
+    assert!(
+        work.inferred > 0 && work.detected >= SETTLE_SAMPLE,
+        "{work:?}"
+    );
+    // A feed declaring German whose items are English is never taken on trust.
+    let mut batch = articles(&english(n));
+    let work = detect_languages(&mut batch, Some("de"), None);
+    assert_eq!(work.inferred, 0);
+    assert!(batch.iter().all(|a| a.language.as_deref() == Some("en")));
+}
+
+#[test]
+fn a_check_that_disagrees_unsettles_the_rest_of_the_fetch() {
+    // Under a settled English, item VERIFY_EVERY is checked: German unsettles the fetch, so the
+    // German item after it (Latin script, like English) is detected, not assumed.
+    let mut texts = english(VERIFY_EVERY);
+    texts.push(DE);
+    texts.push(DE);
+    let mut batch = articles(&texts);
+    detect_languages(&mut batch, None, Some("en"));
+    assert_eq!(batch[VERIFY_EVERY].language.as_deref(), Some("de"));
+    assert_eq!(batch[VERIFY_EVERY + 1].language.as_deref(), Some("de"));
+}
+
+#[test]
+fn a_feed_is_settled_by_enough_recent_items_in_one_language() {
+    let en = |n: usize| vec![Some("en".to_string()); n];
+    assert_eq!(settled_language(&en(SETTLED_AFTER)), Some("en"));
+    assert_eq!(settled_language(&en(SETTLED_AFTER - 1)), None);
+    let mut mixed = en(SETTLED_AFTER);
+    mixed.insert(3, Some("tl".into()));
+    assert_eq!(settled_language(&mixed), None);
+    // Undetected items neither count nor unsettle.
+    let mut gaps = en(SETTLED_AFTER);
+    gaps.insert(2, None);
+    assert_eq!(settled_language(&gaps), Some("en"));
+}
+
+#[test]
+fn raw_key_is_the_key_normalize_gives_and_none_for_text_keyed_entries() {
+    let seen = ts("2024-03-01T10:00:00Z");
+    let base = "https://news.example/feed";
+    for (link, guid) in [
+        (Some("/world/1?utm_source=rss#top"), Some("g1")),
+        (None, Some(" urn:x:1 ")),
+        (Some("javascript:void(0)"), Some("g2")),
+    ] {
+        let e = RawEntry {
+            link: link.map(str::to_string),
+            guid: guid.map(str::to_string),
+            title: Some("A title".into()),
+            ..Default::default()
+        };
+        let a = normalize(&e, "f", base, seen).expect("article");
+        assert_eq!(raw_key(&e, base).as_deref(), Some(a.key.as_str()));
+    }
+    let bare = RawEntry {
+        title: Some("A title".into()),
+        ..Default::default()
+    };
+    assert_eq!(raw_key(&bare, base), None);
+}
+
+#[test]
+fn fingerprint_changes_with_what_normalising_reads() {
+    let e = RawEntry {
+        guid: Some("g".into()),
+        link: Some("https://n.example/1".into()),
+        title: Some("Title".into()),
+        summary_html: Some("<p>Text</p>".into()),
+        updated: Some(ts("2024-03-01T10:00:00Z")),
+        ..Default::default()
+    };
+    assert_eq!(fingerprint(&e), fingerprint(&e.clone()));
+    let mut text = e.clone();
+    text.summary_html = Some("<p>Text, corrected</p>".into());
+    let mut updated = e.clone();
+    updated.updated = Some(ts("2024-03-01T11:00:00Z"));
+    // Moving a string from one field to the next is a change too.
+    let mut moved = e.clone();
+    moved.content_html = moved.summary_html.take();
+    for other in [text, updated, moved] {
+        assert_ne!(fingerprint(&e), fingerprint(&other));
+    }
 }
 
 #[test]
