@@ -547,7 +547,7 @@ fn print_fetch(reports: &[pipeline::FeedReport]) {
     let mut failed = 0;
     for r in reports {
         match &r.status {
-            FeedStatus::Fetched { entries, new } => {
+            FeedStatus::Fetched { entries, new, .. } => {
                 new_total += new;
                 println!(
                     "fetched  {:<28} {entries:>4} entries, {new:>4} new",

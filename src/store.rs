@@ -40,8 +40,9 @@ pub enum StoreError {
 type Result<T> = std::result::Result<T, StoreError>;
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        r#"
+    Migrations::new(vec![
+        M::up(
+            r#"
 CREATE TABLE feeds (
     name TEXT PRIMARY KEY,
     url TEXT NOT NULL,
@@ -134,8 +135,18 @@ CREATE TABLE stories (
 );
 CREATE INDEX stories_digest ON stories(digest_name, last_seen);
 "#,
-    )])
+        ),
+        M::up(V2_FINGERPRINTS),
+    ])
 }
+
+/// Version 2: the fingerprint of the raw entry each article was made from
+/// ([`crate::normalize::fingerprint`]), so that ingest tells an unchanged entry without
+/// normalising it. Entries with neither link nor guid are found by it (partial index).
+const V2_FINGERPRINTS: &str = "
+ALTER TABLE articles ADD COLUMN fingerprint INTEGER;
+CREATE INDEX articles_fingerprint ON articles(fingerprint) WHERE url IS NULL AND guid IS NULL;
+";
 
 /// Cache and health state of one feed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -236,6 +247,87 @@ pub struct StoryUpsert {
     pub signature: Vec<(String, f32)>,
     pub first_seen: Timestamp,
     pub days: u32,
+}
+
+/// What ingest knows of a feed entry before normalising it: its key when the raw entry tells it
+/// (canonical URL or `guid:`), and the fingerprint of the raw entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryProbe {
+    pub key: Option<String>,
+    pub fingerprint: i64,
+}
+
+/// A stored article an entry matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownArticle {
+    pub id: i64,
+    /// The fingerprint of the entry it was made from (None: stored before fingerprints were kept).
+    pub fingerprint: Option<i64>,
+    /// Whether it is already linked to the feed being ingested.
+    pub linked: bool,
+}
+
+/// The answer of [`Store::known_entries`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedKnowledge {
+    /// One per probe, in order.
+    pub known: Vec<Option<KnownArticle>>,
+    /// Languages of the feed's most recent articles (at most [`RECENT_LANGUAGES`]), newest first.
+    pub recent_languages: Vec<Option<String>>,
+}
+
+/// How many of a feed's recent articles [`Store::known_entries`] reports the languages of.
+pub const RECENT_LANGUAGES: usize = 40;
+
+/// An article to store, with the fingerprint of the entry it was made from.
+#[derive(Debug, Clone)]
+pub struct NewArticle {
+    pub article: Article,
+    pub fingerprint: Option<i64>,
+}
+
+/// What one fetch of one feed brings to the store.
+#[derive(Debug, Clone, Default)]
+pub struct IngestBatch {
+    /// Articles whose key the store did not know.
+    pub new: Vec<NewArticle>,
+    /// Known articles whose entry changed: (stored id, new version).
+    pub changed: Vec<(i64, NewArticle)>,
+    /// Known, unchanged articles not yet linked to this feed.
+    pub link: Vec<i64>,
+    /// Known articles stored without a fingerprint: (id, fingerprint) to record.
+    pub fingerprints: Vec<(i64, i64)>,
+}
+
+/// What [`Store::ingest_batch`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Articles new to the store.
+    pub new: usize,
+    /// Stored articles updated to a newer version of their entry.
+    pub changed: usize,
+}
+
+fn known_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<KnownArticle> {
+    Ok(KnownArticle {
+        id: r.get(at)?,
+        fingerprint: r.get(at + 1)?,
+        linked: r.get(at + 2)?,
+    })
+}
+
+fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
+    serde_json::to_string(items).map_err(|source| StoreError::Json {
+        what: "lookup list",
+        source,
+    })
+}
+
+fn entities_json(entities: &[Entity]) -> Result<String> {
+    serde_json::to_string(entities).map_err(|source| StoreError::Json {
+        what: "article entities",
+        source,
+    })
 }
 
 /// The SQLite store.
@@ -389,103 +481,238 @@ impl Store {
         success: &FetchSuccess,
         now: Timestamp,
     ) -> Result<usize> {
+        let batch = IngestBatch {
+            new: articles
+                .iter()
+                .map(|a| NewArticle {
+                    article: a.clone(),
+                    fingerprint: None,
+                })
+                .collect(),
+            ..IngestBatch::default()
+        };
+        Ok(self.ingest_batch(feed, &batch, success, now)?.new)
+    }
+
+    /// Stores what one successful fetch of `feed` brought, and the feed's new cache state, in one
+    /// transaction: new articles inserted (or, when another feed stored them first, linked),
+    /// changed ones updated in place (text, language, entities; their first-seen and published
+    /// times stay), unchanged known ones linked to this feed.
+    pub fn ingest_batch(
+        &mut self,
+        feed: &str,
+        batch: &IngestBatch,
+        success: &FetchSuccess,
+        now: Timestamp,
+    ) -> Result<IngestCounts> {
         let tx = self.conn.transaction()?;
-        let mut new = 0usize;
-        for a in articles {
+        let mut counts = IngestCounts::default();
+        for a in &batch.new {
             if Self::insert_article(&tx, feed, a, now)? {
-                new += 1;
+                counts.new += 1;
+            }
+        }
+        for (id, a) in &batch.changed {
+            Self::update_article(&tx, *id, a, now)?;
+            counts.changed += 1;
+        }
+        {
+            let mut link = tx.prepare_cached(
+                "INSERT OR IGNORE INTO article_feeds(article_id, feed, seen_at) VALUES (?1, ?2, ?3)",
+            )?;
+            for id in batch.changed.iter().map(|(id, _)| id).chain(&batch.link) {
+                link.execute(params![id, feed, now.as_second()])?;
+            }
+            let mut fp = tx.prepare_cached(
+                "UPDATE articles SET fingerprint = ?2 WHERE id = ?1 AND fingerprint IS NULL",
+            )?;
+            for (id, f) in &batch.fingerprints {
+                fp.execute(params![id, f])?;
             }
         }
         if success.replace_validators {
-            tx.execute(
-                "UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE name = ?1",
-                params![feed, success.etag, success.last_modified],
-            )?;
+            tx.prepare_cached("UPDATE feeds SET etag = ?2, last_modified = ?3 WHERE name = ?1")?
+                .execute(params![feed, success.etag, success.last_modified])?;
         }
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE feeds SET last_fetch = ?2, last_success = ?2, last_error = NULL,
              consecutive_failures = 0, next_attempt = NULL, items_seen = items_seen + ?3 WHERE name = ?1",
-            params![feed, now.as_second(), new as i64],
-        )?;
+        )?
+        .execute(params![feed, now.as_second(), counts.new as i64])?;
         tx.commit()?;
-        Ok(new)
+        Ok(counts)
     }
 
     fn insert_article(
         tx: &Transaction<'_>,
         feed: &str,
-        a: &Article,
+        new: &NewArticle,
         now: Timestamp,
     ) -> Result<bool> {
+        let a = &new.article;
         let existing: Option<i64> = tx
-            .query_row("SELECT id FROM articles WHERE key = ?1", [&a.key], |r| {
-                r.get(0)
-            })
+            .prepare_cached("SELECT id FROM articles WHERE key = ?1")?
+            .query_row([&a.key], |r| r.get(0))
             .optional()?;
         // A second copy of the same entry under another key (same feed, same title, same text) is the
         // same article: some feeds rotate tracking ids in their links.
         let existing = match existing {
             Some(id) => Some(id),
             None => tx
-                .query_row(
+                .prepare_cached(
                     "SELECT id FROM articles WHERE feed = ?1 AND title = ?2 AND text = ?3 LIMIT 1",
-                    params![feed, a.title, a.text],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row(params![feed, a.title, a.text], |r| r.get(0))
                 .optional()?,
         };
         let (id, is_new) = match existing {
             Some(id) => (id, false),
             None => {
-                let entities =
-                    serde_json::to_string(&a.entities).map_err(|source| StoreError::Json {
-                        what: "article entities",
-                        source,
-                    })?;
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO articles(key, feed, url, guid, title, text, html, author, published,
-                                          first_seen, language, entities)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![
-                        a.key,
-                        feed,
-                        a.url,
-                        a.guid,
-                        a.title,
-                        a.text,
-                        a.html,
-                        a.author,
-                        a.published.as_second(),
-                        now.as_second(),
-                        a.language,
-                        entities
-                    ],
-                )?;
+                                          first_seen, language, entities, fingerprint)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![
+                    a.key,
+                    feed,
+                    a.url,
+                    a.guid,
+                    a.title,
+                    a.text,
+                    a.html,
+                    a.author,
+                    a.published.as_second(),
+                    now.as_second(),
+                    a.language,
+                    entities_json(&a.entities)?,
+                    new.fingerprint
+                ])?;
                 let id = tx.last_insert_rowid();
-                let day = day_of(a.published.min(now));
-                let mut st = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO article_entities(article_id, key, name, kind, mentions, in_title, day)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for e in &a.entities {
-                    st.execute(params![
-                        id,
-                        fold_key(&e.name),
-                        e.name,
-                        e.kind.as_str(),
-                        e.mentions,
-                        e.in_title,
-                        day
-                    ])?;
-                }
+                Self::insert_entities(tx, id, a, day_of(a.published.min(now)))?;
                 (id, true)
             }
         };
-        tx.execute(
+        tx.prepare_cached(
             "INSERT OR IGNORE INTO article_feeds(article_id, feed, seen_at) VALUES (?1, ?2, ?3)",
-            params![id, feed, now.as_second()],
-        )?;
+        )?
+        .execute(params![id, feed, now.as_second()])?;
         Ok(is_new)
+    }
+
+    /// Replaces the content of stored article `id` with a newer version of its entry.
+    fn update_article(
+        tx: &Transaction<'_>,
+        id: i64,
+        new: &NewArticle,
+        now: Timestamp,
+    ) -> Result<()> {
+        let a = &new.article;
+        let published: i64 = tx
+            .prepare_cached(
+                "UPDATE articles SET url = ?2, guid = ?3, title = ?4, text = ?5, html = ?6,
+                        author = ?7, language = ?8, entities = ?9, fingerprint = ?10
+                 WHERE id = ?1 RETURNING published",
+            )?
+            .query_row(
+                params![
+                    id,
+                    a.url,
+                    a.guid,
+                    a.title,
+                    a.text,
+                    a.html,
+                    a.author,
+                    a.language,
+                    entities_json(&a.entities)?,
+                    new.fingerprint
+                ],
+                |r| r.get(0),
+            )?;
+        tx.prepare_cached("DELETE FROM article_entities WHERE article_id = ?1")?
+            .execute([id])?;
+        Self::insert_entities(tx, id, a, day_of(ts(published).min(now)))
+    }
+
+    fn insert_entities(tx: &Transaction<'_>, id: i64, a: &Article, day: i64) -> Result<()> {
+        let mut st = tx.prepare_cached(
+            "INSERT OR IGNORE INTO article_entities(article_id, key, name, kind, mentions, in_title, day)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for e in &a.entities {
+            st.execute(params![
+                id,
+                fold_key(&e.name),
+                e.name,
+                e.kind.as_str(),
+                e.mentions,
+                e.in_title,
+                day
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// What the store knows of the entries of one fetch of `feed`, in one indexed lookup: for each
+    /// probe the stored article with its key (or, for an entry with neither link nor guid, with its
+    /// fingerprint), and the languages of the feed's most recent articles, newest first.
+    pub fn known_entries(&self, feed: &str, probes: &[EntryProbe]) -> Result<FeedKnowledge> {
+        let keys: Vec<&str> = probes.iter().filter_map(|p| p.key.as_deref()).collect();
+        let mut by_key = std::collections::HashMap::new();
+        if !keys.is_empty() {
+            let mut st = self.conn.prepare_cached(
+                "SELECT j.value, a.id, a.fingerprint,
+                        EXISTS(SELECT 1 FROM article_feeds af WHERE af.article_id = a.id AND af.feed = ?2)
+                 FROM json_each(?1) j JOIN articles a ON a.key = j.value",
+            )?;
+            let rows = st.query_map(params![json_list(&keys)?, feed], |r| {
+                Ok((r.get::<_, String>(0)?, known_row(r, 1)?))
+            })?;
+            for row in rows {
+                let (k, known) = row?;
+                by_key.insert(k, known);
+            }
+        }
+        let unkeyed: Vec<i64> = probes
+            .iter()
+            .filter(|p| p.key.is_none())
+            .map(|p| p.fingerprint)
+            .collect();
+        let mut by_fp = std::collections::HashMap::new();
+        if !unkeyed.is_empty() {
+            let mut st = self.conn.prepare_cached(
+                "SELECT a.fingerprint, a.id, a.fingerprint,
+                        EXISTS(SELECT 1 FROM article_feeds af WHERE af.article_id = a.id AND af.feed = ?2)
+                 FROM articles a
+                 WHERE a.url IS NULL AND a.guid IS NULL
+                   AND a.fingerprint IN (SELECT value FROM json_each(?1))",
+            )?;
+            let rows = st.query_map(params![json_list(&unkeyed)?, feed], |r| {
+                Ok((r.get::<_, i64>(0)?, known_row(r, 1)?))
+            })?;
+            for row in rows {
+                let (f, known) = row?;
+                by_fp.insert(f, known);
+            }
+        }
+        let known = probes
+            .iter()
+            .map(|p| match &p.key {
+                Some(k) => by_key.get(k.as_str()).copied(),
+                None => by_fp.get(&p.fingerprint).copied(),
+            })
+            .collect();
+        let mut st = self.conn.prepare_cached(
+            "SELECT a.language FROM article_feeds af JOIN articles a ON a.id = af.article_id
+             WHERE af.feed = ?1 ORDER BY af.id DESC LIMIT ?2",
+        )?;
+        let recent_languages = st
+            .query_map(params![feed, RECENT_LANGUAGES as i64], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(FeedKnowledge {
+            known,
+            recent_languages,
+        })
     }
 
     /// Number of stored articles.

@@ -1,25 +1,33 @@
-//! Ingest: fetch → parse → normalise → tag → store, one feed at a time with bounded concurrency, and
-//! the per-feed schedule (when a feed is next due, how long a failing one backs off).
+//! Ingest: fetch → parse → normalise → tag → store, with bounded concurrency, and the per-feed
+//! schedule (when a feed is next due, how long a failing one backs off).
+//!
+//! Three kinds of worker share a fetch round: the async reactor only fetches (up to `concurrency`
+//! requests in flight); each fetched body goes to the CPU pool ([`super::cpu`]), where
+//! [`super::prepare`] parses it, looks its entries up in the store and normalises and tags only
+//! the new or changed ones; the batch then goes to the round's writer thread
+//! ([`super::writer`]), which stores it in one transaction.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
 
-use super::{Context, PipelineError, Result, add};
+use super::prepare::{self, FeedBody, PrepareError};
+use super::writer::Writer;
+use super::{Context, Result, add, cpu};
 use crate::config::FeedSettings;
 use crate::fetch::{self, FetchOutcome, FetchRequest};
-use crate::model::Article;
-use crate::store::FetchSuccess;
+use crate::store::{FetchSuccess, IngestBatch};
 
 /// What happened to one feed in one fetch round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedStatus {
-    /// Fetched and parsed: entries in the feed, articles new to the store.
+    /// Fetched and parsed: entries in the feed, articles new to the store, and entries that were
+    /// normalised and tagged (new or changed; known unchanged entries skip that work).
     Fetched {
         entries: usize,
         new: usize,
+        tagged: usize,
     },
     NotModified,
     /// Not due (interval or backoff) and not forced.
@@ -68,6 +76,17 @@ pub fn feed_due_at(ctx: &Context, feed: &FeedSettings) -> Result<Timestamp> {
 /// Fetches, parses, normalises, tags and stores one feed. Never fails for the feed's own faults: those
 /// are recorded in the store (health, backoff) and returned as [`FeedStatus::Failed`].
 pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Result<FeedReport> {
+    let writer = Writer::start(ctx.store.clone())?;
+    ingest_with(ctx, feed, force, &writer).await
+}
+
+/// [`ingest_feed`] with the round's writer.
+async fn ingest_with(
+    ctx: &Context,
+    feed: &FeedSettings,
+    force: bool,
+    writer: &Writer,
+) -> Result<FeedReport> {
     let now = Timestamp::now();
     if !force && feed_due_at(ctx, feed)? > now {
         return Ok(FeedReport::new(feed, FeedStatus::Skipped));
@@ -93,7 +112,10 @@ pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Res
     };
     match ctx.fetcher.fetch(&req).await {
         Ok(FetchOutcome::NotModified) => {
-            ctx.with_store(|s| s.ingest(&feed.name, &[], &FetchSuccess::default(), now))?;
+            let batch = IngestBatch::default();
+            writer
+                .ingest(&feed.name, batch, FetchSuccess::default(), now)
+                .await?;
             Ok(FeedReport::new(feed, FeedStatus::NotModified))
         }
         Ok(FetchOutcome::Fetched {
@@ -103,23 +125,42 @@ pub async fn ingest_feed(ctx: &Context, feed: &FeedSettings, force: bool) -> Res
             final_url,
             ..
         }) => {
-            let (name, url) = (feed.name.clone(), feed.url.clone());
-            let parsed = tokio::task::spawn_blocking(move || {
-                parse_and_tag(&body, &name, &url, &final_url, now)
-            })
-            .await
-            .map_err(|e| PipelineError::Join(e.to_string()))?;
-            let (entries, articles) = match parsed {
+            let job = FeedBody {
+                feed: feed.name.clone(),
+                url: feed.url.clone(),
+                final_url,
+                body,
+                now,
+            };
+            let store = ctx.store.clone();
+            let prepared = match cpu::run(move || prepare::prepare(job, &store)).await? {
                 Ok(p) => p,
-                Err(msg) => return fail(ctx, feed, msg, failures, None, now),
+                Err(PrepareError::Feed(msg)) => return fail(ctx, feed, msg, failures, None, now),
+                Err(PrepareError::Store(e)) => return Err(e.into()),
             };
             let success = FetchSuccess {
                 etag,
                 last_modified,
                 replace_validators: true,
             };
-            let new = ctx.with_store(|s| s.ingest(&feed.name, &articles, &success, now))?;
-            Ok(FeedReport::new(feed, FeedStatus::Fetched { entries, new }))
+            let counts = writer
+                .ingest(&feed.name, prepared.batch, success, now)
+                .await?;
+            let status = FeedStatus::Fetched {
+                entries: prepared.entries,
+                new: counts.new,
+                tagged: prepared.tagged,
+            };
+            tracing::debug!(
+                feed = %feed.name,
+                entries = prepared.entries,
+                new = counts.new,
+                changed = counts.changed,
+                tagged = prepared.tagged,
+                languages_inferred = prepared.languages_inferred,
+                "ingested"
+            );
+            Ok(FeedReport::new(feed, status))
         }
         Err(e) => fail(ctx, feed, e.to_string(), failures, e.retry_after(), now),
     }
@@ -147,35 +188,6 @@ fn fail(
     tracing::warn!(feed = %feed.name, url = %feed.url, retry_in_s = delay.as_secs(), "{msg}");
     ctx.with_store(|s| s.record_feed_failure(&feed.name, &msg, now, next))?;
     Ok(FeedReport::new(feed, FeedStatus::Failed(msg)))
-}
-
-/// Parses a fetched body and turns its entries into tagged articles. CPU-bound: run off the runtime.
-pub fn parse_and_tag(
-    body: &[u8],
-    feed: &str,
-    url: &str,
-    final_url: &str,
-    now: Timestamp,
-) -> std::result::Result<(usize, Vec<Article>), String> {
-    let parsed = match crate::feed::parse(body, final_url) {
-        Ok(p) => p,
-        // A valid channel with no items right now is a successful fetch, not a failure.
-        Err(crate::feed::FeedError::Empty) => return Ok((0, Vec::new())),
-        Err(e) => return Err(format!("feed `{feed}` ({url}): {e}")),
-    };
-    let entries = parsed.entries.len();
-    let mut seen = HashSet::new();
-    let mut articles = Vec::with_capacity(entries);
-    for entry in &parsed.entries {
-        if let Some(mut a) = crate::normalize::normalize(entry, feed, final_url, now) {
-            if !seen.insert(a.key.clone()) {
-                continue;
-            }
-            a.entities = crate::ner::tag_article(&a.title, &a.text);
-            articles.push(a);
-        }
-    }
-    Ok((entries, articles))
 }
 
 /// Progress of a fetch round, for a caller that shows it (the CLI's progress bar).
@@ -210,8 +222,10 @@ pub async fn fetch_all_with_progress(
         .collect();
     progress(FetchProgress::Started { feeds: feeds.len() });
     let limit = ctx.settings.fetch.concurrency.max(1);
+    let writer = Writer::start(ctx.store.clone())?;
+    let writer = &writer;
     let mut stream = futures_util::stream::iter(feeds.iter())
-        .map(|f| async move { ingest_feed(ctx, f, force).await })
+        .map(|f| async move { ingest_with(ctx, f, force, writer).await })
         .buffer_unordered(limit);
     let mut reports = Vec::with_capacity(feeds.len());
     while let Some(r) = stream.next().await {

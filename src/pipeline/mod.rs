@@ -1,14 +1,18 @@
 //! The jobs that tie the stages together, one file each: [`ingest`] (fetch → parse → normalise →
-//! tag → store), [`build`] (select → group → assemble → persist in the outbox) and [`deliver`]
-//! (outbox → files, SMTP, sendmail). This module holds what they share: the [`Context`] and the
+//! tag → store, with [`prepare`] on the CPU pool [`cpu`] and the round's [`writer`]), [`build`]
+//! (select → group → assemble → persist in the outbox) and [`deliver`] (outbox → files, SMTP,
+//! sendmail). This module holds what they share: the [`Context`] and the
 //! error type.
 //!
 //! Both the daemon and the one-shot CLI verbs call these; they own no timers, no signals and no
 //! terminal output.
 
 mod build;
+mod cpu;
 mod deliver;
 mod ingest;
+mod prepare;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +28,7 @@ pub use build::{BuildOutcome, Target, build_digest};
 pub use deliver::{DeliveryReport, deliver_pending, delivery_backoff};
 pub use ingest::{
     FeedReport, FeedStatus, FetchProgress, feed_backoff, feed_due_at, fetch_all,
-    fetch_all_with_progress, ingest_feed, parse_and_tag,
+    fetch_all_with_progress, ingest_feed,
 };
 
 /// Errors of the jobs (a failing feed is not one: it is recorded and reported per feed).

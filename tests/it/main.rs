@@ -12,6 +12,7 @@ mod e2e;
 mod email;
 mod feeds_corpus;
 mod fetch;
+mod ingest;
 mod ner;
 mod neterrors;
 mod normalize;

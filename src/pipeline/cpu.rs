@@ -1,0 +1,34 @@
+//! The CPU pool of the pipeline: parsing, normalising, language detection and tagging run on a
+//! rayon pool with one thread per core (`available_parallelism`, or `RAYON_NUM_THREADS`), never
+//! on the async reactor threads, so fetching keeps its requests in flight while every core works.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::PipelineError;
+
+/// Runs `f` on the CPU pool and waits for it without blocking the reactor. A panic in `f` becomes
+/// [`PipelineError::Join`] instead of taking the process down.
+pub(super) async fn run<T, F>(f: F) -> Result<T, PipelineError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
+    });
+    match rx.await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(panic)) => Err(PipelineError::Join(panic_message(&panic))),
+        Err(_) => Err(PipelineError::Join("a CPU task was dropped".into())),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown cause".into());
+    format!("a CPU task panicked: {what}")
+}
