@@ -53,3 +53,54 @@ impl Hasher for IdHasher {
 
 /// A map keyed by precomputed 64-bit hashes.
 pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+/// Open-addressing index from 64-bit hashes to `u32` values (linear probing, power-of-two
+/// size, at most half full): one or two cache lines per lookup.
+#[derive(Default)]
+pub struct HashIndex {
+    keys: Vec<u64>,
+    vals: Vec<u32>,
+    mask: usize,
+}
+
+impl HashIndex {
+    /// Builds the index; a repeated key keeps its last value. Key 0 is stored as 1.
+    pub fn new(pairs: impl ExactSizeIterator<Item = (u64, u32)>) -> HashIndex {
+        let cap = (pairs.len() * 2).next_power_of_two().max(16);
+        let mut ix = HashIndex {
+            keys: vec![0; cap],
+            vals: vec![0; cap],
+            mask: cap - 1,
+        };
+        for (k, v) in pairs {
+            let k = k.max(1);
+            let mut i = mix(k) as usize & ix.mask;
+            while ix.keys[i] != 0 && ix.keys[i] != k {
+                i = (i + 1) & ix.mask;
+            }
+            ix.keys[i] = k;
+            ix.vals[i] = v;
+        }
+        ix
+    }
+
+    /// The value of key `k`.
+    #[inline]
+    pub fn get(&self, k: u64) -> Option<u32> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let k = k.max(1);
+        let mut i = mix(k) as usize & self.mask;
+        loop {
+            let s = self.keys[i];
+            if s == k {
+                return Some(self.vals[i]);
+            }
+            if s == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
