@@ -111,8 +111,20 @@ impl From<OutFormat> for Format {
 enum EvalCommand {
     /// CoNLL-style NER evaluation; last line `overall P <p> R <r> F1 <f1> tokens/s <n>`.
     Ner {
+        /// A CoNLL file (`token ... tag` lines, `-DOCSTART-` between documents).
+        #[arg(long, required_unless_present = "gum", conflicts_with = "gum")]
+        conll: Option<PathBuf>,
+        /// The GUM folder (`conllu/`, `splits.md`): scores its dev split.
         #[arg(long)]
-        conll: PathBuf,
+        gum: Option<PathBuf>,
+        /// Also print the first N wrong or missed spans with their sentences.
+        #[arg(long, default_value_t = 0)]
+        errors: usize,
+        /// Evaluate this model file instead of the embedded one (with --words, its word table).
+        #[arg(long, requires = "words")]
+        model: Option<PathBuf>,
+        #[arg(long, requires = "model")]
+        words: Option<PathBuf>,
     },
     /// Story grouping evaluation; last line `BCubed P <p> R <r> F1 <f1> articles/s <n>`.
     Stories {
@@ -134,16 +146,28 @@ enum StoryFormat {
 
 #[derive(Subcommand, Debug)]
 enum TrainCommand {
-    /// Train the NER tagger (deterministic).
+    /// Train the NER tagger and build its word table (deterministic).
     Ner {
-        #[arg(long, default_value = "../shared/data/conll2003/train.txt")]
-        train: PathBuf,
-        #[arg(long, default_value = "../shared/data/conll2003/dev.txt")]
-        dev: PathBuf,
+        /// The shared data folder holding every input.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
         #[arg(long, default_value = "models/ner.bin")]
         out: PathBuf,
+        #[arg(long, default_value = "data/ner/words.bin")]
+        words_out: PathBuf,
+        /// Read the word table from --words-out instead of building it.
+        #[arg(long)]
+        reuse_words: bool,
         #[arg(long)]
         epochs: Option<usize>,
+        #[arg(long)]
+        hash_bits: Option<u32>,
+        /// Training-set weights, e.g. `conll=1,gum=1,wnut=0.5,btc=0.5` (0 drops a set).
+        #[arg(long)]
+        weights: Option<String>,
+        /// Fine and coarse cluster counts, e.g. `256,32`.
+        #[arg(long)]
+        clusters: Option<String>,
     },
 }
 
@@ -309,17 +333,7 @@ fn configured(cli: &Cli) -> Result<Configured, Failure> {
 
 fn train(cmd: &TrainCommand) -> Result<u8, Failure> {
     init_logging("info");
-    let TrainCommand::Ner {
-        train,
-        dev,
-        out,
-        epochs,
-    } = cmd;
-    let mut opts = crate::ner::train::TrainOptions::new(train.clone(), dev.clone(), out.clone());
-    if let Some(e) = epochs {
-        opts.epochs = *e;
-    }
-    let report = crate::ner::train::train(&opts).context("training failed")?;
+    let report = crate::ner::train::train(&train_options(cmd)?).context("training failed")?;
     println!("{report}");
     Ok(0)
 }
@@ -639,11 +653,59 @@ fn tag(json: bool) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// `train ner` flags as training options.
+fn train_options(t: &TrainCommand) -> anyhow::Result<crate::ner::train::TrainOptions> {
+    let TrainCommand::Ner {
+        data,
+        out,
+        words_out,
+        reuse_words,
+        epochs,
+        hash_bits,
+        weights,
+        clusters,
+    } = t;
+    let mut o = crate::ner::train::TrainOptions::new(data.clone(), out.clone(), words_out.clone());
+    o.reuse_words = *reuse_words;
+    o.epochs = epochs.unwrap_or(o.epochs);
+    o.hash_bits = hash_bits.unwrap_or(o.hash_bits);
+    if let Some(w) = weights {
+        o.set_weights(w)?;
+    }
+    if let Some(c) = clusters {
+        let (f, k) = c.split_once(',').context("--clusters wants FINE,COARSE")?;
+        o.fine_clusters = f.trim().parse().context("--clusters: fine count")?;
+        o.coarse_clusters = k.trim().parse().context("--clusters: coarse count")?;
+    }
+    Ok(o)
+}
+
 fn eval(cmd: &EvalCommand) -> anyhow::Result<u8> {
     match cmd {
-        EvalCommand::Ner { conll } => {
-            let report = crate::ner::eval::eval_conll(conll)
-                .with_context(|| format!("evaluating {}", conll.display()))?;
+        EvalCommand::Ner {
+            conll,
+            gum,
+            errors,
+            model,
+            words,
+        } => {
+            let loaded = match (model, words) {
+                (Some(m), Some(w)) => Some(
+                    crate::ner::Tagger::from_files(m, w)
+                        .with_context(|| format!("loading {}", m.display()))?,
+                ),
+                _ => None,
+            };
+            let tagger = loaded
+                .as_ref()
+                .unwrap_or_else(|| crate::ner::Tagger::global());
+            let report = match (conll, gum) {
+                (Some(c), _) => crate::ner::eval::eval_conll(tagger, c, *errors)
+                    .with_context(|| format!("evaluating {}", c.display()))?,
+                (None, Some(g)) => crate::ner::eval::eval_gum(tagger, g, *errors)
+                    .with_context(|| format!("evaluating the GUM dev split in {}", g.display()))?,
+                (None, None) => anyhow::bail!("eval ner needs --conll FILE or --gum DIR"),
+            };
             println!("{report}");
         }
         EvalCommand::Stories { format, file } => {

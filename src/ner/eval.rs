@@ -1,5 +1,6 @@
-//! Evaluation: conlleval-style exact-match P/R/F1 of the embedded tagger on a CoNLL file (with
-//! tagging throughput), and accuracy of alias linking on GUM's gold identity links
+//! Evaluation: conlleval-style exact-match P/R/F1 of the embedded tagger on a CoNLL file or the
+//! GUM dev split (with tagging throughput and, on request, the first wrong or missed spans with
+//! their sentences), and accuracy of alias linking on GUM's gold identity links
 //! (`../shared/data/gum/aliases.tsv`).
 
 use std::fmt;
@@ -8,9 +9,9 @@ use std::time::Instant;
 
 use crate::model::{EntityKind, fold_key};
 
+use super::corpus::{ConllDoc, read_conll};
 use super::gazetteer::Gazetteer;
 use super::link::{RawMention, link};
-use super::train::{read_conll, span_counts};
 use super::{NerError, Tagger, tokenize};
 
 /// Result of `eval_conll`.
@@ -24,6 +25,22 @@ pub struct ConllReport {
     pub seconds: f64,
     /// CPU seconds of the tagging thread (Linux `/proc/thread-self/schedstat`), when available.
     pub cpu_seconds: Option<f64>,
+    /// The first wrong or missed spans (at most the number asked for), with their sentences.
+    pub errors: Vec<SpanError>,
+}
+
+/// One wrong or missed span: the sentence with gold and predicted spans marked.
+#[derive(Debug, Clone)]
+pub struct SpanError {
+    /// 1-based document and sentence number in the file.
+    pub doc: usize,
+    pub sentence: usize,
+    /// The sentence with gold spans as `[TYPE tokens]`.
+    pub gold: String,
+    /// The sentence with predicted spans.
+    pub predicted: String,
+    /// What differs: `missed [PER Joe Biden]`, `wrong [ORG Biden]`, one per span.
+    pub diffs: Vec<String>,
 }
 
 /// CPU time of the calling thread in nanoseconds, from `/proc/thread-self/schedstat` (Linux).
@@ -51,6 +68,33 @@ fn prf(c: [u64; 3]) -> (f64, f64, f64) {
     (p, r, f)
 }
 
+/// Exact-match entity counts: (true positives, predicted, gold) per type (PER, ORG, LOC, MISC).
+pub fn span_counts(gold: &[u8], pred: &[u8], counts: &mut [[u64; 3]; 4]) {
+    let g = super::spans(gold);
+    let p = super::spans(pred);
+    let ix = |k: EntityKind| k as usize;
+    for s in &g {
+        counts[ix(s.2)][2] += 1;
+    }
+    for s in &p {
+        counts[ix(s.2)][1] += 1;
+        if g.contains(s) {
+            counts[ix(s.2)][0] += 1;
+        }
+    }
+}
+
+/// Overall micro F1 of span counts.
+pub fn f1_of(counts: &[[u64; 3]; 4]) -> f64 {
+    let mut t = [0u64; 3];
+    for c in counts {
+        for k in 0..3 {
+            t[k] += c[k];
+        }
+    }
+    prf(t).2
+}
+
 impl ConllReport {
     /// Overall (precision, recall, F1).
     pub fn overall(&self) -> (f64, f64, f64) {
@@ -61,6 +105,11 @@ impl ConllReport {
             }
         }
         prf(t)
+    }
+
+    /// F1 of one type (PER 0, ORG 1, LOC 2, MISC 3).
+    pub fn f1(&self, kind: EntityKind) -> f64 {
+        prf(self.counts[kind as usize]).2
     }
 
     /// Tagging throughput on one core: tokens per CPU second of the tagging thread when the OS
@@ -76,8 +125,25 @@ impl ConllReport {
     }
 }
 
+impl fmt::Display for SpanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "doc {} sentence {}: {}",
+            self.doc,
+            self.sentence,
+            self.diffs.join("; ")
+        )?;
+        writeln!(f, "  gold: {}", self.gold)?;
+        write!(f, "  got:  {}", self.predicted)
+    }
+}
+
 impl fmt::Display for ConllReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.errors {
+            writeln!(f, "{e}")?;
+        }
         let cpu = match self.cpu_seconds {
             Some(c) => format!("{c:.3}s CPU"),
             None => "CPU time unavailable".to_string(),
@@ -107,14 +173,86 @@ impl fmt::Display for ConllReport {
     }
 }
 
-/// Tags each `-DOCSTART-` document of a CoNLL file with the embedded model and scores it.
-pub fn eval_conll(path: &Path) -> Result<ConllReport, NerError> {
-    eval_conll_with(Tagger::global(), path)
+const TYPE_NAMES: [&str; 4] = ["PER", "ORG", "LOC", "MISC"];
+
+/// The sentence with `spans` written inline as `[TYPE tokens]`.
+fn marked(toks: &[&str], spans: &[(usize, usize, EntityKind)]) -> String {
+    let mut out = Vec::with_capacity(toks.len());
+    let mut i = 0;
+    while i < toks.len() {
+        match spans.iter().find(|s| s.0 == i) {
+            Some(&(a, b, k)) => {
+                out.push(format!(
+                    "[{} {}]",
+                    TYPE_NAMES[k as usize],
+                    toks[a..b].join(" ")
+                ));
+                i = b;
+            }
+            None => {
+                out.push(toks[i].to_string());
+                i += 1;
+            }
+        }
+    }
+    out.join(" ")
 }
 
-/// As [`eval_conll`] with a given tagger.
-pub fn eval_conll_with(tagger: &Tagger, path: &Path) -> Result<ConllReport, NerError> {
-    let docs = read_conll(path)?;
+/// A [`SpanError`] for a sentence whose predicted spans differ from the gold ones.
+fn span_error(
+    doc: usize,
+    sentence: usize,
+    toks: &[&str],
+    gold: &[u8],
+    pred: &[u8],
+) -> Option<SpanError> {
+    let g = super::spans(gold);
+    let p = super::spans(pred);
+    let show = |s: &(usize, usize, EntityKind)| {
+        format!(
+            "[{} {}]",
+            TYPE_NAMES[s.2 as usize],
+            toks[s.0..s.1].join(" ")
+        )
+    };
+    let mut diffs: Vec<String> = g
+        .iter()
+        .filter(|s| !p.contains(s))
+        .map(|s| format!("missed {}", show(s)))
+        .collect();
+    diffs.extend(
+        p.iter()
+            .filter(|s| !g.contains(s))
+            .map(|s| format!("wrong {}", show(s))),
+    );
+    if diffs.is_empty() {
+        return None;
+    }
+    Some(SpanError {
+        doc,
+        sentence,
+        gold: marked(toks, &g),
+        predicted: marked(toks, &p),
+        diffs,
+    })
+}
+
+/// Tags each `-DOCSTART-` document of a CoNLL file and scores it; collects the first `errors`
+/// sentences with wrong or missed spans.
+pub fn eval_conll(tagger: &Tagger, path: &Path, errors: usize) -> Result<ConllReport, NerError> {
+    Ok(eval_docs(tagger, &read_conll(path)?, errors))
+}
+
+/// Scores a tagger on the GUM dev split (documents listed under `dev` in `splits.md`, mapped to
+/// CoNLL classes by [`super::corpus`]'s rules); `gum` holds `conllu/` and `splits.md`.
+pub fn eval_gum(tagger: &Tagger, gum: &Path, errors: usize) -> Result<ConllReport, NerError> {
+    let docs = super::corpus::read_gum(gum, super::corpus::GumSplit::Dev, Gazetteer::global())?;
+    Ok(eval_docs(tagger, &docs, errors))
+}
+
+/// Tags labelled documents with `tagger` and scores them (throughput measured on the tagging
+/// alone: CPU time of this thread).
+pub fn eval_docs(tagger: &Tagger, docs: &[ConllDoc], errors: usize) -> ConllReport {
     let _ = Gazetteer::global();
     let mut counts = [[0u64; 3]; 4];
     let mut tokens = 0;
@@ -123,26 +261,40 @@ pub fn eval_conll_with(tagger: &Tagger, path: &Path) -> Result<ConllReport, NerE
     let t0 = Instant::now();
     let preds: Vec<Vec<u8>> = prepared
         .iter()
-        .map(|((toks, sents), _)| tagger.tag_tokens(toks, sents, true))
+        .zip(docs)
+        .map(|(((toks, sents), _), d)| tagger.tag_tokens(toks, sents, d.has_title))
         .collect();
     let seconds = t0.elapsed().as_secs_f64();
     let cpu_seconds = match (cpu0, thread_cpu_ns()) {
         (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e9),
         _ => None,
     };
-    for (((toks, sents), gold), pred) in prepared.iter().zip(&preds) {
+    let mut errs = Vec::new();
+    for (di, (((toks, sents), gold), pred)) in prepared.iter().zip(&preds).enumerate() {
         tokens += toks.len();
-        for r in sents {
+        for (si, r) in sents.iter().enumerate() {
             span_counts(&gold[r.clone()], &pred[r.clone()], &mut counts);
+            if errs.len() < errors
+                && let Some(e) = span_error(
+                    di + 1,
+                    si + 1,
+                    &toks[r.clone()],
+                    &gold[r.clone()],
+                    &pred[r.clone()],
+                )
+            {
+                errs.push(e);
+            }
         }
     }
-    Ok(ConllReport {
+    ConllReport {
         counts,
         tokens,
         docs: docs.len(),
         seconds,
         cpu_seconds,
-    })
+        errors: errs,
+    }
 }
 
 /// Result of `eval_aliases`.

