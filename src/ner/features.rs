@@ -374,7 +374,10 @@ fn annotate_sentences(
         keys.clear();
         keys.extend(s.iter().map(|x| x.key));
         upper.clear();
-        upper.extend(s.iter().map(|x| x.flags & F_ALL_CAPS != 0 && mode != MODE_ALLCAPS));
+        upper.extend(
+            s.iter()
+                .map(|x| x.flags & F_ALL_CAPS != 0 && mode != MODE_ALLCAPS),
+        );
         gz.clear();
         gz.resize(r.len(), 0u16);
         gaz.annotate(&keys, &caps, &upper, &mut gz);

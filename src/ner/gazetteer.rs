@@ -431,7 +431,10 @@ impl Gazetteer {
         self.max_len = self.max_len.max(ks.len());
         // proper prefixes are marked so matching can stop at the first miss
         for p in 1..ks.len() {
-            *self.seqs.entry(seq_hash(ks[..p].iter().copied())).or_insert(0) |= PREFIX;
+            *self
+                .seqs
+                .entry(seq_hash(ks[..p].iter().copied()))
+                .or_insert(0) |= PREFIX;
         }
         *self.seqs.entry(seq_hash(ks.into_iter())).or_insert(0) |= cat;
     }
