@@ -287,7 +287,9 @@ fn seed_report_yields_people_places_and_the_kremlin() {
         spans,
         [("North Korean", "North Korea"), ("Russian", "Russia")]
     );
-    let labels = Tagger::global().tag_tokens(&["North", "Korean", "troops"], &[0..3], false);
+    let words = ["North", "Korean", "troops"];
+    let one_sentence = 0..words.len();
+    let labels = Tagger::global().tag_tokens(&words, &[one_sentence], false);
     assert_eq!(labels, [7, 8, 0], "North Korean is B-MISC I-MISC");
 }
 
