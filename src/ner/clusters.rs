@@ -304,7 +304,10 @@ mod tests {
             }
         }
         let b = Bigrams::new(words.len(), counts, pairs);
-        let cl = exchange(&b, 6, 20);
+        // seven classes: the boundary, "the", "a", "said", "fell", names, nouns. With fewer, the
+        // likelihood is as high with "the"/"a" merged and names mixed with nouns (a tie, not a
+        // separation), so the test would not say anything about the algorithm
+        let cl = exchange(&b, 7, 20);
         assert_eq!(cl[id("ann") as usize], cl[id("bob") as usize]);
         assert_eq!(cl[id("bob") as usize], cl[id("cal") as usize]);
         assert_eq!(cl[id("rock") as usize], cl[id("tree") as usize]);
