@@ -1,4 +1,6 @@
-//! Throughput of entity tagging + linking (`ner::tag_article`) on news text.
+//! Throughput of entity tagging on news text: the tagger alone on tokenised titles and
+//! descriptions (`Tagger::tag_tokens`, what `eval ner` times), and the whole of
+//! `ner::tag_article` (tokenise, tag, link); and the cost of loading the model and its word table.
 //!
 //! Input: titles and descriptions of the real feed snapshots in
 //! `../shared/data/feeds/news-snapshots/` when present (extracted with a crude tag stripper, good
@@ -130,6 +132,45 @@ fn tag_and_link_news(bencher: divan::Bencher) {
             }
             n
         });
+}
+
+#[divan::bench]
+fn tag_tokens_news(bencher: divan::Bencher) {
+    use digestif::ner::tokenize::{split_sentences, tokenize};
+    let docs: Vec<(Vec<String>, Vec<std::ops::Range<usize>>)> = articles()
+        .iter()
+        .map(|(t, x)| {
+            let text = format!("{t}\n\n{x}");
+            let toks = tokenize(&text);
+            let sents = split_sentences(&text, &toks);
+            (
+                toks.iter().map(|k| k.text(&text).to_string()).collect(),
+                sents,
+            )
+        })
+        .collect();
+    let strs: Vec<Vec<&str>> = docs
+        .iter()
+        .map(|(t, _)| t.iter().map(String::as_str).collect())
+        .collect();
+    let tokens: usize = strs.iter().map(Vec::len).sum();
+    let tagger = digestif::ner::Tagger::global();
+    bencher.counter(ItemsCount::new(tokens)).bench(|| {
+        let mut n = 0;
+        for (toks, (_, sents)) in strs.iter().zip(&docs) {
+            n += tagger.tag_tokens(divan::black_box(toks), sents, true).len();
+        }
+        n
+    });
+}
+
+#[divan::bench]
+fn word_table_load(bencher: divan::Bencher) {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/ner/words.bin"))
+        .unwrap_or_default();
+    bencher.bench(|| {
+        digestif::ner::words::WordTable::from_bytes(divan::black_box(&bytes)).map(|w| w.len())
+    });
 }
 
 #[divan::bench]
