@@ -233,8 +233,10 @@ pub async fn fetch_all_with_progress(
         progress(FetchProgress::Done(&r));
         reports.push(r);
     }
+    drop(stream);
     progress(FetchProgress::Finished);
     reports.sort_by(|a, b| a.feed.cmp(&b.feed));
+    cpu::release_freed_memory();
     Ok(reports)
 }
 
