@@ -166,6 +166,7 @@ fn feedparser_corpus_parses_without_panic() {
         .collect();
     let (mut ok, mut with_items, mut entries, mut articles) = (0usize, 0usize, 0usize, 0usize);
     let (mut not_feed, mut empty, mut parse_err) = (0usize, 0usize, 0usize);
+    let mut no_usable = 0usize;
     for p in &files {
         let body = std::fs::read(p).expect("read");
         // normalize must not panic either.
@@ -193,18 +194,24 @@ fn feedparser_corpus_parses_without_panic() {
                 ok += 1;
                 empty += 1;
             }
+            // Items that carry only links, ids or dates: read fine, nothing to show.
+            Err(FeedError::NoUsableItems { .. }) => {
+                ok += 1;
+                no_usable += 1;
+            }
             Err(FeedError::NotAFeed { .. }) => not_feed += 1,
             Err(FeedError::Parse(_)) => parse_err += 1,
         }
     }
     println!(
-        "feedparser corpus: files={} parsed_ok={} with_items={} entries={} articles={} empty={} not_a_feed={} parse_errors={}",
+        "feedparser corpus: files={} parsed_ok={} with_items={} entries={} articles={} empty={} no_usable_items={} not_a_feed={} parse_errors={}",
         files.len(),
         ok,
         with_items,
         entries,
         articles,
         empty,
+        no_usable,
         not_feed,
         parse_err
     );
@@ -218,11 +225,14 @@ fn feedparser_corpus_parses_without_panic() {
         "at least 90% parse: {ok}/{}",
         files.len()
     );
-    // Most feedparser cases test feed-level elements only and have no items.
+    // Most feedparser cases test feed-level elements only and have no items; many item-level
+    // cases have items with only a link, id or date, which are counted and dropped unread.
     assert!(
-        with_items * 100 >= files.len() * 35,
-        "at least 35% yield items: {with_items}"
+        (with_items + no_usable) * 100 >= files.len() * 35,
+        "at least 35% have items: {with_items} usable, {no_usable} with nothing usable"
     );
+    // Dropping text-less items loses no article (213 with the pre-pass, 204 before it).
+    assert!(articles >= 204, "articles normalised: {articles}");
     assert!(entries >= with_items);
 }
 

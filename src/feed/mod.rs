@@ -5,7 +5,15 @@
 //! that are really present in the source (feed-rs would invent one), and maps entries to [`RawEntry`]
 //! with HTML-ish title/summary/content, timestamps and author. Cleaning and sanitising is done later by
 //! [`crate::normalize`].
+//!
+//! Hostile input is bounded here: a cheap pre-pass ([`prescan`]) drops items with no text and keeps
+//! only the [`ParseLimits::max_items`] newest before the full parser allocates anything per item;
+//! invalid UTF-8 in a UTF-8 body is replaced (U+FFFD) so the valid items survive; a panic inside
+//! the parser is caught and logged at debug level, never printed.
 
+mod prescan;
+
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// One entry as found in the feed, before normalisation.
@@ -35,6 +43,43 @@ pub struct ParsedFeed {
     pub title: Option<String>,
     pub link: Option<String>,
     pub entries: Vec<RawEntry>,
+    /// Items in the source, before empty ones were dropped and the limit applied.
+    pub items_total: usize,
+    /// Items with no text at all (no title, description, summary or content), dropped unread.
+    pub items_empty: usize,
+    /// Usable items beyond [`ParseLimits::max_items`] (the oldest), dropped unread.
+    pub items_over_limit: usize,
+}
+
+/// Default of [`ParseLimits::max_items`] (the `max_items` feed key).
+pub const DEFAULT_MAX_ITEMS: usize = 1_000;
+
+/// Bounds applied while parsing one feed body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// At most this many items are read, the newest first (default [`DEFAULT_MAX_ITEMS`]).
+    pub max_items: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits {
+            max_items: DEFAULT_MAX_ITEMS,
+        }
+    }
+}
+
+/// `1000000` → `1,000,000`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Why a body is not a usable feed.
@@ -49,6 +94,9 @@ pub enum FeedError {
     /// A feed that could not be parsed.
     #[error("cannot parse the feed: {0}")]
     Parse(String),
+    /// A feed whose items all have no text (no title, description, summary or content).
+    #[error("{} items, none usable (no title or text)", thousands(*total))]
+    NoUsableItems { total: usize },
 }
 
 /// A [`FeedError`] with the feed's name and URL, for logs and reports.
@@ -70,12 +118,25 @@ pub fn parse_named(body: &[u8], feed: &str, url: &str) -> Result<ParsedFeed, Nam
     })
 }
 
-/// Parses a feed body. `base_url` (the feed's URL) resolves relative links; pass "" when unknown.
+/// Parses a feed body with the default [`ParseLimits`]. `base_url` (the feed's URL) resolves
+/// relative links; pass "" when unknown.
 pub fn parse(body: &[u8], base_url: &str) -> Result<ParsedFeed, FeedError> {
+    parse_with(body, base_url, &ParseLimits::default())
+}
+
+/// Parses a feed body, reading at most `limits.max_items` items (the newest) and dropping items
+/// with no text before they are built.
+pub fn parse_with(
+    body: &[u8],
+    base_url: &str,
+    limits: &ParseLimits,
+) -> Result<ParsedFeed, FeedError> {
     // UTF-16/32 bodies are transcoded first: the XML reader underneath only copes with
     // ASCII-compatible encodings.
     let transcoded = transcode_wide(body);
     let body: &[u8] = transcoded.as_deref().unwrap_or(body);
+    let repaired = repair_utf8(body);
+    let body: &[u8] = repaired.as_deref().unwrap_or(body);
     let start = skip_bom_ws(body);
     if start >= body.len() {
         return Err(FeedError::NotAFeed {
@@ -85,6 +146,27 @@ pub fn parse(body: &[u8], base_url: &str) -> Result<ParsedFeed, FeedError> {
     if let Some(reason) = sniff_not_feed(&body[start..]) {
         return Err(FeedError::NotAFeed { reason });
     }
+    let max_items = limits.max_items.max(1);
+    let pre = if body[start] == b'{' {
+        std::str::from_utf8(&body[start..])
+            .map(|text| prescan::json(text, max_items))
+            .unwrap_or_default()
+    } else {
+        prescan::xml(body, max_items)
+    };
+    if pre.total > 0 && pre.empty == pre.total {
+        return Err(FeedError::NoUsableItems { total: pre.total });
+    }
+    let body: &[u8] = pre.body.as_deref().unwrap_or(body);
+    let mut parsed = parse_full(body, base_url)?;
+    parsed.items_total = pre.total.max(parsed.entries.len());
+    parsed.items_empty = pre.empty;
+    parsed.items_over_limit = pre.over_limit;
+    Ok(parsed)
+}
+
+/// feed-rs on a (pre-scanned) body, with the fixes for RSS without a version and RSS 0.90.
+fn parse_full(body: &[u8], base_url: &str) -> Result<ParsedFeed, FeedError> {
     let feed = match run_feed_rs(body, base_url) {
         Ok(f) => f,
         Err(RunError::NoRoot) => {
@@ -111,6 +193,39 @@ pub fn parse(body: &[u8], base_url: &str) -> Result<ParsedFeed, FeedError> {
         return Err(FeedError::Empty);
     }
     Ok(parsed)
+}
+
+/// A body that claims (or defaults to) UTF-8 but holds invalid bytes gets them replaced by
+/// U+FFFD, so one bad byte does not make every item unreadable. Bodies in another declared
+/// encoding (ISO-8859-1, windows-1252, …) are left to the parser's decoder.
+fn repair_utf8(body: &[u8]) -> Option<Vec<u8>> {
+    if std::str::from_utf8(body).is_ok() {
+        return None;
+    }
+    let declared = declared_encoding(body);
+    let utf8 = declared
+        .as_deref()
+        .is_none_or(|e| e.eq_ignore_ascii_case("utf-8") || e.eq_ignore_ascii_case("utf8"));
+    utf8.then(|| String::from_utf8_lossy(body).into_owned().into_bytes())
+}
+
+/// The `encoding` of an XML declaration at the start of the body, if any.
+fn declared_encoding(body: &[u8]) -> Option<String> {
+    let start = skip_bom_ws(body);
+    let head = &body[start..body.len().min(start + 256)];
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = find_subslice(head, b"?>")?;
+    let decl = String::from_utf8_lossy(&head[..end]);
+    let i = decl.find("encoding")?;
+    let rest = decl[i + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
+    let q = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let val = &rest[1..];
+    Some(val[..val.find(q)?].trim().to_string())
 }
 
 const RSS090_NS: &[u8] = b"http://my.netscape.com/rdf/simple/0.9/";
@@ -213,8 +328,33 @@ impl RunError {
     }
 }
 
+thread_local! {
+    /// True while feed-rs runs on this thread: a panic then is caught and logged, not printed.
+    static IN_PARSER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Installs (once) a panic hook that logs panics inside the feed parser at debug level and leaves
+/// every other panic to the previous hook.
+fn quiet_parser_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_PARSER.with(Cell::get) {
+                tracing::debug!(
+                    "feed parser panicked (caught, the feed is reported unreadable): {info}"
+                );
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 fn run_feed_rs(body: &[u8], base_url: &str) -> Result<feed_rs::model::Feed, RunError> {
     let base = (!base_url.is_empty()).then_some(base_url);
+    quiet_parser_panics();
+    IN_PARSER.with(|f| f.set(true));
     let result = catch_unwind(AssertUnwindSafe(|| {
         feed_rs::parser::Builder::new()
             .base_uri(base)
@@ -223,6 +363,7 @@ fn run_feed_rs(body: &[u8], base_url: &str) -> Result<feed_rs::model::Feed, RunE
             .build()
             .parse(body)
     }));
+    IN_PARSER.with(|f| f.set(false));
     match result {
         Ok(Ok(feed)) => Ok(feed),
         Ok(Err(feed_rs::parser::ParseFeedError::ParseError(
@@ -469,6 +610,7 @@ fn convert(feed: feed_rs::model::Feed, base_url: &str) -> ParsedFeed {
         title: feed.title.as_ref().and_then(|t| non_empty(&t.content)),
         link: feed_link.map(|l| resolve(&l, base_url)),
         entries,
+        ..ParsedFeed::default()
     }
 }
 
