@@ -7,8 +7,15 @@
 //! compression bomb is cut off early), typed handling of `429`/`503` with `Retry-After`, and the pure
 //! per-feed back-off schedule [`backoff_delay`]. `file://` URLs and plain paths are read from disk under
 //! the same body cap. Every error names the feed and its URL.
+//!
+//! Redirects are followed here, not by the client, so that each hop can be checked: a redirect
+//! from a public address to a loopback, link-local or private one is refused unless
+//! [`FetchOptions::allow_private_redirects`] (a feed configured with a private URL is fetched as
+//! usual). Credentials and cookies are not carried to another origin. The total timeout covers
+//! every hop and the body.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +43,12 @@ pub struct FetchOptions {
     pub per_host: usize,
     /// The User-Agent header (default [`default_user_agent`]).
     pub user_agent: String,
+    /// Follow a redirect from a public address to a loopback, link-local or private one
+    /// (default false: such a redirect is refused, as it lets a feed reach the local network).
+    pub allow_private_redirects: bool,
+    /// Addresses to treat as public although they are not (tests on loopback only).
+    #[doc(hidden)]
+    pub public_for_tests: Vec<SocketAddr>,
 }
 
 impl Default for FetchOptions {
@@ -48,6 +61,8 @@ impl Default for FetchOptions {
             concurrency: 8,
             per_host: 2,
             user_agent: default_user_agent(),
+            allow_private_redirects: false,
+            public_for_tests: Vec::new(),
         }
     }
 }
@@ -121,6 +136,15 @@ pub enum FetchError {
         url: String,
         limit: usize,
     },
+    #[error(
+        "feed {feed:?} ({url}): refused a redirect from a public address to the private address {target} \
+         (set allow_private_redirects = true in [fetch] to follow it)"
+    )]
+    PrivateRedirect {
+        feed: String,
+        url: String,
+        target: String,
+    },
     #[error("feed {feed:?} ({url}): HTTP status {code}")]
     Status {
         feed: String,
@@ -176,6 +200,7 @@ impl FetchError {
             | FetchError::Timeout { feed, .. }
             | FetchError::TooLarge { feed, .. }
             | FetchError::TooManyRedirects { feed, .. }
+            | FetchError::PrivateRedirect { feed, .. }
             | FetchError::Status { feed, .. }
             | FetchError::RateLimited { feed, .. }
             | FetchError::Io { feed, .. }
@@ -314,7 +339,8 @@ impl Fetcher {
             .user_agent(opts.user_agent.clone())
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.timeout)
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
+            // Redirects are followed by `fetch_http`, which checks every hop.
+            .redirect(reqwest::redirect::Policy::none())
             .gzip(true)
             .brotli(true)
             .deflate(true)
@@ -335,7 +361,8 @@ impl Fetcher {
         &self.inner.opts
     }
 
-    /// Fetches one feed, waiting for a global and a per-host slot first.
+    /// Fetches one feed, waiting for a per-host slot and then a global one (so feeds queued
+    /// behind one busy host hold no global slot).
     pub async fn fetch(&self, req: &FetchRequest) -> Result<FetchOutcome, FetchError> {
         match classify(&req.url).map_err(|reason| FetchError::InvalidUrl {
             feed: req.feed.clone(),
@@ -357,9 +384,13 @@ impl Fetcher {
                     url.port_or_known_default().unwrap_or(0)
                 );
                 let host_sem = self.host_semaphore(&host);
-                let _g = self.inner.global.acquire().await;
                 let _h = host_sem.acquire().await;
-                self.fetch_http(req, url).await
+                let _g = self.inner.global.acquire().await;
+                match tokio::time::timeout(self.inner.opts.timeout, self.fetch_http(req, url)).await
+                {
+                    Ok(r) => r,
+                    Err(_) => Err(timeout(req, self.inner.opts.timeout.as_secs())),
+                }
             }
         }
     }
@@ -406,17 +437,26 @@ impl Fetcher {
         })
     }
 
-    async fn fetch_http(
+    /// One request (no redirect following): the feed's headers, credentials and validators.
+    async fn send_once(
         &self,
         req: &FetchRequest,
-        url: url::Url,
-    ) -> Result<FetchOutcome, FetchError> {
-        let limit = self.inner.opts.max_body_bytes;
-        let mut rb = self.inner.client.get(url);
+        url: &url::Url,
+        same_origin: bool,
+    ) -> Result<reqwest::Response, FetchError> {
+        let mut rb = self.inner.client.get(url.clone());
         for (k, v) in &req.headers {
+            // Credentials and cookies never travel to another origin.
+            if !same_origin
+                && ["authorization", "cookie", "proxy-authorization"]
+                    .iter()
+                    .any(|h| k.eq_ignore_ascii_case(h))
+            {
+                continue;
+            }
             rb = rb.header(k.as_str(), v.as_str());
         }
-        if let Some((user, pass)) = &req.basic_auth {
+        if same_origin && let Some((user, pass)) = &req.basic_auth {
             rb = rb.basic_auth(user, pass.as_ref());
         }
         if let Some(etag) = req.etag.as_deref().filter(|s| !s.is_empty()) {
@@ -425,7 +465,90 @@ impl Fetcher {
         if let Some(lm) = req.last_modified.as_deref().filter(|s| !s.is_empty()) {
             rb = rb.header(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
-        let mut resp = rb.send().await.map_err(|e| http_err(req, e, self))?;
+        rb.send().await.map_err(|e| http_err(req, e, self))
+    }
+
+    /// Follows redirects (at most `max_redirects`), checking each hop, and returns the final
+    /// response (not a redirect).
+    async fn follow(
+        &self,
+        req: &FetchRequest,
+        first: url::Url,
+    ) -> Result<reqwest::Response, FetchError> {
+        let mut url = first.clone();
+        let mut hops = 0usize;
+        loop {
+            let same_origin = url.origin() == first.origin();
+            let resp = self.send_once(req, &url, same_origin).await?;
+            let status = resp.status().as_u16();
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let (true, Some(location)) = (matches!(status, 301 | 302 | 303 | 307 | 308), location)
+            else {
+                return Ok(resp);
+            };
+            hops += 1;
+            if hops > self.inner.opts.max_redirects {
+                return Err(FetchError::TooManyRedirects {
+                    feed: req.feed.clone(),
+                    url: req.url.clone(),
+                    limit: self.inner.opts.max_redirects,
+                });
+            }
+            let next = url
+                .join(location.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| FetchError::InvalidUrl {
+                    feed: req.feed.clone(),
+                    url: req.url.clone(),
+                    reason: format!("redirect to an unusable location {location:?}"),
+                })?;
+            if !self.inner.opts.allow_private_redirects {
+                self.check_redirect(req, &url, resp.remote_addr(), &next)
+                    .await?;
+            }
+            url = next;
+        }
+    }
+
+    /// Refuses a hop from a public address to a private one.
+    async fn check_redirect(
+        &self,
+        req: &FetchRequest,
+        from: &url::Url,
+        from_addr: Option<SocketAddr>,
+        to: &url::Url,
+    ) -> Result<(), FetchError> {
+        let tests = &self.inner.opts.public_for_tests;
+        let public = |a: &SocketAddr| tests.contains(a) || is_public(a.ip());
+        let from_public = match from_addr {
+            Some(a) => public(&a),
+            None => resolve(from).await.iter().all(public),
+        };
+        if !from_public {
+            return Ok(());
+        }
+        match resolve(to).await.into_iter().find(|a| !public(a)) {
+            Some(private) => Err(FetchError::PrivateRedirect {
+                feed: req.feed.clone(),
+                url: req.url.clone(),
+                target: format!("{to} ({})", private.ip()),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        req: &FetchRequest,
+        url: url::Url,
+    ) -> Result<FetchOutcome, FetchError> {
+        let limit = self.inner.opts.max_body_bytes;
+        let mut resp = self.follow(req, url).await?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let header = |name: reqwest::header::HeaderName| {
@@ -481,6 +604,48 @@ impl Fetcher {
             final_url,
             content_type: header(reqwest::header::CONTENT_TYPE),
         })
+    }
+}
+
+/// The addresses a URL's host stands for (an IP literal, else a DNS lookup; empty on failure).
+async fn resolve(u: &url::Url) -> Vec<SocketAddr> {
+    let port = u.port_or_known_default().unwrap_or(80);
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
+        Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
+        Some(url::Host::Domain(d)) => tokio::net::lookup_host((d, port))
+            .await
+            .map(|it| it.collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// True for an address on the public internet: not loopback, private (RFC 1918, unique local
+/// fc00::/7), link-local, shared (100.64/10, CGNAT), unspecified, broadcast or documentation.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xC0) == 64))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let seg = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80)
+        }
     }
 }
 
@@ -571,5 +736,32 @@ fn classify(raw: &str) -> Result<Target, String> {
         },
         Err(url::ParseError::RelativeUrlWithoutBase) => Ok(Target::File(PathBuf::from(s))),
         Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_and_private_addresses() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:192.168.1.1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "100.128.0.1"] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
     }
 }

@@ -547,3 +547,116 @@ async fn html_403_page_served_with_200_fetches_but_is_not_a_feed() {
         );
     }
 }
+
+/// A redirect from a public address to a private one lets a feed reach into the local network
+/// (a metadata service, a router's admin page): refused unless allowed. The first hop here is
+/// declared public through `public_for_tests` (everything in a test is on loopback).
+#[tokio::test]
+async fn redirect_from_public_to_private_address_is_refused_by_default() {
+    let public = TestServer::start();
+    let private = TestServer::start();
+    private.route("/admin.xml", Route::feed(RSS));
+    public.route("/feed.xml", Route::redirect(&private.url("/admin.xml")));
+    let opts = FetchOptions {
+        public_for_tests: vec![public.addr()],
+        ..Default::default()
+    };
+    let err = fetcher(opts.clone())
+        .fetch(&req("hop", &public.url("/feed.xml")))
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, FetchError::PrivateRedirect { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("allow_private_redirects") && msg.contains("127.0.0.1"),
+        "{msg}"
+    );
+    assert!(!err.is_transient());
+    assert_eq!(
+        private.hits("/admin.xml"),
+        0,
+        "the private address was never asked"
+    );
+    // Allowed on request.
+    let ok = fetcher(FetchOptions {
+        allow_private_redirects: true,
+        ..opts
+    })
+    .fetch(&req("hop", &public.url("/feed.xml")))
+    .await
+    .expect("followed when allowed");
+    assert_eq!(body_of(ok), RSS.as_bytes());
+    // A private feed URL (the first hop) redirecting within the private network is fine.
+    private.route("/old.xml", Route::redirect("/admin.xml"));
+    let ok = fetcher(FetchOptions::default())
+        .fetch(&req("local", &private.url("/old.xml")))
+        .await
+        .expect("private to private is followed");
+    assert_eq!(body_of(ok), RSS.as_bytes());
+}
+
+/// Basic auth and cookies set for the feed's origin are not sent to another origin.
+#[tokio::test]
+async fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let a = TestServer::start();
+    let b = TestServer::start();
+    b.route("/f.xml", Route::feed(RSS));
+    a.route("/f.xml", Route::redirect(&b.url("/f.xml")));
+    let mut r = req("auth", &a.url("/f.xml"));
+    r.basic_auth = Some(("user".into(), Some("secret".into())));
+    r.headers = vec![
+        ("Cookie".into(), "s=1".into()),
+        ("X-Feed".into(), "yes".into()),
+    ];
+    fetcher(FetchOptions::default())
+        .fetch(&r)
+        .await
+        .expect("fetched");
+    assert!(
+        a.last_request("/f.xml")
+            .unwrap()
+            .header("authorization")
+            .is_some()
+    );
+    let seen = b.last_request("/f.xml").unwrap();
+    assert!(seen.header("authorization").is_none());
+    assert!(seen.header("cookie").is_none());
+    assert_eq!(seen.header("x-feed"), Some("yes"));
+}
+
+/// Feeds queued behind one slow host must not hold global slots: a feed of another host gets
+/// through while the slow host's second request waits for its per-host slot.
+#[tokio::test]
+async fn regression_feeds_waiting_for_a_host_held_global_slots() {
+    let slow = TestServer::start();
+    slow.route(
+        "/s.xml",
+        Route::feed(RSS).delay(Duration::from_millis(1500)),
+    );
+    let fast = TestServer::start();
+    fast.route("/f.xml", Route::feed(RSS));
+    let f = fetcher(FetchOptions {
+        per_host: 1,
+        concurrency: 2,
+        ..Default::default()
+    });
+    let mut slow_tasks = Vec::new();
+    for i in 0..3 {
+        let f = f.clone();
+        let r = req(&format!("slow{i}"), &slow.url("/s.xml"));
+        slow_tasks.push(tokio::spawn(async move { f.fetch(&r).await }));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let t = Instant::now();
+    f.fetch(&req("fast", &fast.url("/f.xml")))
+        .await
+        .expect("fast feed");
+    assert!(
+        t.elapsed() < Duration::from_millis(1200),
+        "the fast host waited {:?} behind the slow one",
+        t.elapsed()
+    );
+    for t in slow_tasks {
+        t.await.expect("join").expect("slow fetch");
+    }
+}
