@@ -22,7 +22,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 pub use files::write_files;
 pub use headers::{ListHeaders, list_id, list_label, unsubscribe_uri};
 pub use sendmail::send_sendmail;
-pub use smtp::{Security, SmtpSettings, send_smtp};
+pub use smtp::{Security, SmtpSettings, send_smtp, send_smtp_observed};
 
 /// What goes into one digest email.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +76,17 @@ pub enum DeliverError {
     },
     #[error("SMTP delivery via {host}:{port} timed out after {secs} s")]
     Timeout { host: String, port: u16, secs: u64 },
+    /// The whole message went to the server but its reply never came (timeout, dropped
+    /// connection): it may or may not have been accepted.
+    #[error(
+        "SMTP server {host}:{port} took the message but did not confirm it ({cause}); \
+         it may have arrived"
+    )]
+    Unconfirmed {
+        host: String,
+        port: u16,
+        cause: String,
+    },
     #[error("could not run sendmail command {command}: {source}")]
     SendmailSpawn {
         command: PathBuf,
@@ -119,7 +130,7 @@ impl DeliverError {
                     true
                 }
             }
-            DeliverError::Timeout { .. } => true,
+            DeliverError::Timeout { .. } | DeliverError::Unconfirmed { .. } => true,
             DeliverError::SendmailFailed { code, .. } => match code {
                 None => true,
                 Some(c) => matches!(*c, EX_TEMPFAIL | EX_UNAVAILABLE | EX_OSERR | EX_IOERR),
@@ -156,6 +167,63 @@ fn parse_mailbox(role: &'static str, s: &str) -> Result<Mailbox, DeliverError> {
         })
 }
 
+impl DeliverError {
+    /// True when the message may have been delivered although the attempt failed: retrying soon
+    /// would likely send a second copy.
+    pub fn is_uncertain(&self) -> bool {
+        matches!(self, DeliverError::Unconfirmed { .. })
+    }
+}
+
+/// The Subject header value as it goes on the wire. A subject that is plain printable ASCII
+/// without "=?" is kept as it is; any other (non-ASCII, control characters, or text shaped like
+/// an RFC 2047 encoded-word, which a feed title can carry into `{{ top }}`) is encoded whole as
+/// UTF-8 B encoded-words, so a reader decodes exactly the original text and never a CR LF or a
+/// header of the feed's making. Words are at most 75 characters, folded onto continuation lines.
+pub fn encode_subject(subject: &str) -> String {
+    use base64::Engine as _;
+    let plain = subject.bytes().all(|b| (0x20..0x7f).contains(&b)) && !subject.contains("=?");
+    if plain {
+        return subject.to_string();
+    }
+    // 39 bytes of UTF-8 → 52 base64 characters → a 64-character encoded-word.
+    const CHUNK: usize = 39;
+    let mut words = Vec::new();
+    let mut start = 0;
+    while start < subject.len() {
+        let mut end = (start + CHUNK).min(subject.len());
+        while !subject.is_char_boundary(end) {
+            end -= 1;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&subject.as_bytes()[start..end]);
+        words.push(format!("=?utf-8?b?{b64}?="));
+        start = end;
+    }
+    words.join("\r\n ")
+}
+
+/// The Subject header, always written as [`encode_subject`] gives it.
+#[derive(Debug, Clone)]
+struct SafeSubject(String);
+
+impl lettre::message::header::Header for SafeSubject {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Subject")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(SafeSubject(s.to_string()))
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::dangerous_new_pre_encoded(
+            Self::name(),
+            self.0.clone(),
+            encode_subject(&self.0),
+        )
+    }
+}
+
 /// Normalises a Message-ID to `<local@domain>`; refuses anything that could break the header.
 fn normalize_message_id(id: &str) -> Result<String, DeliverError> {
     let inner = id.trim().trim_start_matches('<').trim_end_matches('>');
@@ -179,8 +247,9 @@ fn normalize_message_id(id: &str) -> Result<String, DeliverError> {
 
 /// Builds the digest email: `multipart/alternative` with exactly two parts, text/plain then
 /// text/html (UTF-8, transfer encoding chosen by lettre: 7bit, quoted-printable or base64), and
-/// headers Date, Message-ID (on the From domain), From, To, Subject (RFC 2047 encoded when not
-/// ASCII), plus the list and auto-reply headers of [`headers`].
+/// headers Date, Message-ID (on the From domain), From, To, Subject (whitespace folded to single
+/// spaces, control characters dropped, RFC 2047 encoded whole when not plain ASCII or when it
+/// contains "=?"), plus the list and auto-reply headers of [`headers`].
 pub fn build_message(from: &str, to: &[String], c: &EmailContent) -> Result<Message, DeliverError> {
     if to.is_empty() {
         return Err(DeliverError::NoRecipients);
@@ -189,7 +258,13 @@ pub fn build_message(from: &str, to: &[String], c: &EmailContent) -> Result<Mess
     let message_id = headers::message_id_on(&c.message_id, &from);
     let mut b = Message::builder()
         .from(from.clone())
-        .subject(c.subject.split_whitespace().collect::<Vec<_>>().join(" "))
+        .header(SafeSubject(
+            c.subject
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace(char::is_control, ""),
+        ))
         .date(SystemTime::from(c.date))
         .message_id(Some(normalize_message_id(&message_id)?));
     b = headers::add_list_headers(b, &from, c.list.as_ref())?;

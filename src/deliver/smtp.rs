@@ -4,6 +4,7 @@
 //! LOGIN, only over TLS unless `security = none`), MAIL/RCPT/DATA, QUIT. No pooling: digests
 //! are rare, and a fresh connection makes every retry self-contained.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -81,13 +82,53 @@ pub async fn send_smtp(
     to: &[String],
     c: &EmailContent,
 ) -> Result<(), DeliverError> {
+    send_smtp_observed(s, to, c, || {}).await
+}
+
+/// [`send_smtp`], calling `on_body` once the whole message body has been written and just
+/// before the final "." (from then on the server may accept it at any moment). A timeout or a
+/// dropped connection after that point is [`DeliverError::Unconfirmed`], not a plain failure:
+/// the caller must not resend soon.
+pub async fn send_smtp_observed(
+    s: &SmtpSettings,
+    to: &[String],
+    c: &EmailContent,
+    on_body: impl FnOnce() + Send,
+) -> Result<(), DeliverError> {
     let message = build_message(&s.from, to, c)?;
     let envelope = message.envelope().clone();
     let raw = message.formatted();
-    // Each I/O step has `timeout`; the whole exchange gets a generous overall bound too.
+    let body_out = AtomicBool::new(false);
+    let mut on_body = Some(on_body);
+    let mark = || {
+        body_out.store(true, Ordering::SeqCst);
+        if let Some(f) = on_body.take() {
+            f();
+        }
+    };
+    // The message has `timeout` (see `transaction`); the whole exchange gets a generous overall
+    // bound too.
     let overall = s.timeout.saturating_mul(6).max(Duration::from_secs(1));
-    match tokio::time::timeout(overall, deliver(s, &envelope, &raw)).await {
+    let result = tokio::time::timeout(overall, deliver(s, &envelope, &raw, mark)).await;
+    let unconfirmed = |cause: String| DeliverError::Unconfirmed {
+        host: s.host.clone(),
+        port: s.port,
+        cause,
+    };
+    match result {
+        Ok(Err(DeliverError::Smtp { source, .. }))
+            if body_out.load(Ordering::SeqCst) && source.status().is_none() =>
+        {
+            Err(unconfirmed(source.to_string()))
+        }
+        Ok(Err(DeliverError::Timeout { .. })) if body_out.load(Ordering::SeqCst) => Err(
+            unconfirmed(format!("no reply within {} ms", s.timeout.as_millis())),
+        ),
         Ok(r) => r,
+        Err(_) if body_out.load(Ordering::SeqCst) => Err(unconfirmed(format!(
+            "no reply within {} s",
+            overall.as_secs()
+        ))),
         Err(_) => Err(DeliverError::Timeout {
             host: s.host.clone(),
             port: s.port,
@@ -96,10 +137,33 @@ pub async fn send_smtp(
     }
 }
 
+/// Yields the message once, then calls `done` (the body is written; the final "." follows).
+struct BodyThenNotify<'a, F: FnMut()> {
+    body: Option<&'a [u8]>,
+    done: F,
+    notified: bool,
+}
+
+impl<'a, F: FnMut()> Iterator for BodyThenNotify<'a, F> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some(b) = self.body.take() {
+            return Some(b);
+        }
+        if !self.notified {
+            self.notified = true;
+            (self.done)();
+        }
+        None
+    }
+}
+
 async fn deliver(
     s: &SmtpSettings,
     envelope: &lettre::address::Envelope,
     raw: &[u8],
+    on_body: impl FnMut() + Send,
 ) -> Result<(), DeliverError> {
     let err = |stage: &'static str| {
         move |source: lettre::transport::smtp::Error| DeliverError::Smtp {
@@ -135,7 +199,7 @@ async fn deliver(
     .await
     .map_err(err("connect"))?;
 
-    let result = session(s, &mut conn, &hello, envelope, raw, tls, err).await;
+    let result = session(s, &mut conn, &hello, envelope, raw, on_body, tls, err).await;
     match &result {
         Ok(()) => {
             // The message is accepted; a failing QUIT must not turn that into a retry.
@@ -153,12 +217,14 @@ async fn deliver(
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn session<T, E, F>(
     s: &SmtpSettings,
     conn: &mut AsyncSmtpConnection,
     hello: &ClientId,
     envelope: &lettre::address::Envelope,
     raw: &[u8],
+    on_body: impl FnMut() + Send,
     tls: T,
     err: E,
 ) -> Result<(), DeliverError>
@@ -191,8 +257,65 @@ where
             .await
             .map_err(err("AUTH"))?;
     }
-    conn.send(envelope, raw)
+    transaction(s, conn, envelope, raw, on_body, err).await
+}
+
+/// MAIL, RCPT, DATA and the message, as lettre's `send` does, but with `on_body` called between
+/// the body and the final ".".
+async fn transaction<E, F>(
+    s: &SmtpSettings,
+    conn: &mut AsyncSmtpConnection,
+    envelope: &lettre::address::Envelope,
+    raw: &[u8],
+    on_body: impl FnMut() + Send,
+    err: E,
+) -> Result<(), DeliverError>
+where
+    E: Fn(&'static str) -> F,
+    F: FnOnce(lettre::transport::smtp::Error) -> DeliverError,
+{
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+    let mut options = Vec::new();
+    // Non-ASCII addresses need SMTPUTF8; a server without it refuses MAIL with a 5xx reply.
+    let non_ascii = envelope
+        .from()
+        .into_iter()
+        .chain(envelope.to())
+        .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
+    if non_ascii {
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !raw.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    conn.command(Mail::new(envelope.from().cloned(), options))
         .await
-        .map_err(err("MAIL/RCPT/DATA"))?;
+        .map_err(err("MAIL"))?;
+    for rcpt in envelope.to() {
+        conn.command(Rcpt::new(rcpt.clone(), vec![]))
+            .await
+            .map_err(err("RCPT"))?;
+    }
+    conn.command(Data).await.map_err(err("DATA"))?;
+    let body = BodyThenNotify {
+        body: Some(raw),
+        done: on_body,
+        notified: false,
+    };
+    // The message and the reply to its final "." get `timeout` of their own (lettre bounds only
+    // the connect): a server that never confirms is found out in `timeout`, not 6 × `timeout`.
+    match tokio::time::timeout(s.timeout, conn.message_iter(body)).await {
+        Ok(r) => {
+            r.map_err(err("end of DATA"))?;
+        }
+        Err(_) => {
+            return Err(DeliverError::Timeout {
+                host: s.host.clone(),
+                port: s.port,
+                secs: s.timeout.as_secs(),
+            });
+        }
+    }
     Ok(())
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use digestif::deliver::{
-    DeliverError, EmailContent, ListHeaders, Security, SmtpSettings, build_message, send_sendmail,
-    send_smtp, write_files,
+    DeliverError, EmailContent, ListHeaders, Security, SmtpSettings, build_message, encode_subject,
+    send_sendmail, send_smtp, send_smtp_observed, write_files,
 };
 use digestif::digest::Format;
 use mail_parser::{MessageParser, MimeHeaders};
@@ -628,4 +628,64 @@ fn files_unwritable_dir_names_the_path() {
     )
     .expect_err("parent is a file");
     assert!(e.to_string().contains("not-a-dir"), "{e}");
+}
+
+/// A feed title shaped like an RFC 2047 encoded-word, copied into the subject by `{{ top }}`,
+/// decoded by mail clients into a CR LF and a fake header: the subject is always encoded whole
+/// when it contains "=?", so readers see the literal text.
+#[test]
+fn regression_encoded_word_in_subject_injected_a_header() {
+    let hostile = "daily — =?utf-8?q?=0D=0ABcc:_victim@example.com?= — 3 stories";
+    let mut c = content();
+    c.subject = hostile.to_string();
+    let raw = build_message("digest@example.org", &to(), &c)
+        .expect("build")
+        .formatted();
+    let head = String::from_utf8_lossy(&raw);
+    let head = head.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(
+        !head.contains("=?utf-8?q?"),
+        "the feed's encoded-word is not on the wire: {head}"
+    );
+    assert!(!head.to_ascii_lowercase().contains("\nbcc:"), "{head}");
+    let msg = MessageParser::default().parse(&raw).expect("parses");
+    assert_eq!(msg.subject(), Some(hostile), "decodes to the literal title");
+    assert!(msg.header("Bcc").is_none());
+    // ASCII text containing "=?" alone is encoded too; plain ASCII stays readable.
+    assert!(encode_subject("a =? b").starts_with("=?utf-8?b?"));
+    assert_eq!(encode_subject("daily - 3 stories"), "daily - 3 stories");
+    // A long non-ASCII subject is folded into words of at most 75 characters.
+    let long = "Zürich ".repeat(40);
+    let enc = encode_subject(&long);
+    assert!(
+        enc.split("\r\n ")
+            .all(|w| w.len() <= 75 && w.starts_with("=?utf-8?b?"))
+    );
+}
+
+/// The server takes the whole message and never answers the final ".": the attempt is
+/// Unconfirmed (the message may have arrived), not a plain failure to retry in a minute.
+#[test]
+fn reply_to_final_dot_stalled_past_the_timeout_is_unconfirmed() {
+    let server = SmtpServer::start().expect("smtp server");
+    server.stall_final_reply(Some(Duration::from_secs(4)));
+    let mut s = settings(server.port());
+    s.timeout = Duration::from_millis(700);
+    let body_seen = std::sync::atomic::AtomicBool::new(false);
+    let e = rt()
+        .block_on(send_smtp_observed(&s, &to(), &content(), || {
+            body_seen.store(true, std::sync::atomic::Ordering::SeqCst)
+        }))
+        .expect_err("no confirmation");
+    assert!(e.is_uncertain(), "{e}");
+    assert!(e.to_string().contains("may have arrived"), "{e}");
+    assert!(body_seen.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(server.messages().len(), 1, "the server has the message");
+    // A refusal of the message itself is a plain failure, never uncertain.
+    let refusing = SmtpServer::start().expect("smtp server");
+    refusing.reject_data(451, "4.3.0 try later");
+    let e = rt()
+        .block_on(send_smtp(&settings(refusing.port()), &to(), &content()))
+        .expect_err("refused");
+    assert!(!e.is_uncertain() && e.is_transient(), "{e}");
 }

@@ -154,6 +154,9 @@ struct Shared {
     commands: Mutex<Vec<String>>,
     connections: AtomicUsize,
     auth_attempts: AtomicUsize,
+    /// When set, the reply to the final "." is held back this long (the message is recorded
+    /// as received first, as a server that queued it but whose reply never arrives).
+    stall_final_reply: Mutex<Option<Duration>>,
 }
 
 /// The test SMTP server. Dropping it stops it.
@@ -203,6 +206,12 @@ impl SmtpServer {
     /// Sets (or clears) a rejection; takes effect for the next command.
     pub fn set_reject(&self, reject: Option<Reject>) {
         *lock(&self.shared.reject) = reject;
+    }
+
+    /// Holds back the reply to the final "." for `stall` (None: reply at once). The message
+    /// counts as received when its "." arrives.
+    pub fn stall_final_reply(&self, stall: Option<Duration>) {
+        *lock(&self.shared.stall_final_reply) = stall;
     }
 
     /// Shorthand: reply `code text` to the end of DATA.
@@ -526,6 +535,10 @@ fn session(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                         auth_user: auth_user.clone(),
                         tls: r.get_ref().is_tls(),
                     });
+                    let stall = *lock(&shared.stall_final_reply);
+                    if let Some(stall) = stall {
+                        thread::sleep(stall);
+                    }
                     reply(&mut r, "250 2.0.0 OK queued")?;
                 }
                 mail_from = None;
