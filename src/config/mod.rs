@@ -183,6 +183,8 @@ pub struct FetchSettings {
     /// Requests in flight to one host.
     pub per_host: usize,
     pub user_agent: String,
+    /// Follow redirects from a public address to a loopback, link-local or private one.
+    pub allow_private_redirects: bool,
 }
 
 impl Default for FetchSettings {
@@ -196,6 +198,7 @@ impl Default for FetchSettings {
             concurrency: o.concurrency,
             per_host: o.per_host,
             user_agent: o.user_agent,
+            allow_private_redirects: o.allow_private_redirects,
         }
     }
 }

@@ -31,6 +31,7 @@ pub(super) struct RawFetch {
     pub(super) concurrency: Option<u32>,
     pub(super) per_host: Option<u32>,
     pub(super) user_agent: Option<String>,
+    pub(super) allow_private_redirects: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

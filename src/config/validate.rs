@@ -153,6 +153,9 @@ fn fetch_from_raw(cx: &Cx, f: &RawFetch) -> Result<FetchSettings, ConfigError> {
         }
         fetch.user_agent = ua.clone();
     }
+    if let Some(allow) = f.allow_private_redirects {
+        fetch.allow_private_redirects = allow;
+    }
     Ok(fetch)
 }
 

@@ -101,6 +101,7 @@ fn fetch_options(s: &Settings) -> fetch::FetchOptions {
         concurrency: s.fetch.concurrency,
         per_host: s.fetch.per_host,
         user_agent: s.fetch.user_agent.clone(),
+        allow_private_redirects: s.fetch.allow_private_redirects,
         ..Default::default()
     }
 }

@@ -524,6 +524,7 @@ timeout = "45s"
 max_body = "512KiB"
 concurrency = 4
 user_agent = "test-agent/1"
+allow_private_redirects = true
 [[feed]]
 name = "A"
 url = "https://a.example/feed"
@@ -554,6 +555,8 @@ formats = ["md"]
     assert_eq!(s.fetch.max_body, 512 * 1024);
     assert_eq!((s.fetch.concurrency, s.fetch.per_host), (4, 2));
     assert_eq!(s.fetch.user_agent, "test-agent/1");
+    assert!(s.fetch.allow_private_redirects);
+    assert!(!config::FetchSettings::default().allow_private_redirects);
     let f = &s.feeds[0];
     assert_eq!(f.interval, Duration::from_secs(5400));
     assert!(!f.enabled);
