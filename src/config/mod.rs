@@ -244,6 +244,15 @@ pub struct DigestSettings {
     pub max_per_feed: Option<usize>,
     /// minijinja template for the email subject (validated by the renderer).
     pub subject: Option<String>,
+    /// minijinja template for the heading of every edition (default "<name> — <date>").
+    pub title: Option<String>,
+    /// minijinja template of an http(s) URL where the full digest is (footer, List-Archive,
+    /// Atom link).
+    pub link: Option<String>,
+    /// Largest HTML part of the email edition, in bytes.
+    pub email_budget: u64,
+    /// `mailto:` URI for the `List-Unsubscribe` header.
+    pub unsubscribe: Option<String>,
     pub send_empty: bool,
     /// Entity names whose stories are always shown first.
     pub follow: Vec<String>,

@@ -80,6 +80,10 @@ pub(super) struct RawDigest {
     pub(super) exclude: Vec<String>,
     pub(super) max_per_feed: Option<u32>,
     pub(super) subject: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) link: Option<String>,
+    pub(super) email_budget: Option<SizeValue>,
+    pub(super) unsubscribe: Option<String>,
     pub(super) send_empty: Option<bool>,
     #[serde(default)]
     pub(super) follow: Vec<String>,

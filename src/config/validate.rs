@@ -17,6 +17,7 @@ use super::{
     ConfigError, DigestSettings, FORMATS, FeedSettings, FetchSettings, OutputSettings,
     SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
 };
+use crate::digest::{DEFAULT_EMAIL_BUDGET, MIN_EMAIL_BUDGET};
 use crate::schedule::{self, Schedule};
 
 const DEFAULT_STATE_DIR: &str = "/var/lib/digestif";
@@ -373,6 +374,7 @@ fn digest_from_raw(
         Some(0) => return Err(cx.err(&k("max_per_feed"), "must be at least 1")),
         n => n.map(|n| n as usize),
     };
+    let email = email_keys(cx, p, &d)?;
     let mut outputs = Vec::new();
     for (j, o) in d.output.into_iter().enumerate() {
         outputs.push(output_from_raw(
@@ -383,10 +385,11 @@ fn digest_from_raw(
         )?);
     }
     if outputs.is_empty() {
-        cx.warn(
+        return Err(cx.err(
             p,
-            "digest has no [[digest.output]]; it can only be built on demand",
-        );
+            "digest has no [[digest.output]]: its articles would be marked used and reach no \
+             one; add one with kind = \"file\" (dir = ...) or kind = \"email\" (to = [...])",
+        ));
     }
     Ok(DigestSettings {
         name: d.name,
@@ -398,6 +401,10 @@ fn digest_from_raw(
         exclude,
         max_per_feed,
         subject: d.subject,
+        title: d.title,
+        link: email.link,
+        email_budget: email.budget,
+        unsubscribe: email.unsubscribe,
         send_empty: d.send_empty.unwrap_or(false),
         follow: d
             .follow
@@ -406,6 +413,54 @@ fn digest_from_raw(
             .filter(|s| !s.is_empty())
             .collect(),
         outputs,
+    })
+}
+
+/// The email edition's keys of a `[[digest]]`, checked.
+struct EmailKeys {
+    link: Option<String>,
+    budget: u64,
+    unsubscribe: Option<String>,
+}
+
+/// `link` (an http(s) URL, possibly a template), `email_budget` (a size, at least
+/// [`MIN_EMAIL_BUDGET`]) and `unsubscribe` (an address or a `mailto:` URI).
+fn email_keys(cx: &Cx, p: &str, d: &RawDigest) -> Result<EmailKeys, ConfigError> {
+    let k = |s: &str| format!("{p}.{s}");
+    let link = match d.link.as_deref().map(str::trim) {
+        None => None,
+        Some(l) if l.starts_with("https://") || l.starts_with("http://") => Some(l.to_string()),
+        Some(l) => {
+            return Err(cx.err_value(
+                &k("link"),
+                &format!("link {l:?} must be an http:// or https:// URL"),
+            ));
+        }
+    };
+    let budget = match &d.email_budget {
+        None => DEFAULT_EMAIL_BUDGET,
+        Some(SizeValue::Bytes(n)) => *n,
+        Some(SizeValue::Text(s)) => {
+            schedule::parse_size(s).map_err(|m| cx.err_value(&k("email_budget"), &m))?
+        }
+    };
+    if budget < MIN_EMAIL_BUDGET {
+        return Err(cx.err_value(
+            &k("email_budget"),
+            &format!("must be at least {MIN_EMAIL_BUDGET} bytes (the header and footer must fit)"),
+        ));
+    }
+    let unsubscribe = d
+        .unsubscribe
+        .as_deref()
+        .map(|u| {
+            crate::deliver::unsubscribe_uri(u).map_err(|m| cx.err_value(&k("unsubscribe"), &m))
+        })
+        .transpose()?;
+    Ok(EmailKeys {
+        link,
+        budget,
+        unsubscribe,
     })
 }
 

@@ -18,6 +18,30 @@ use super::DeliverError;
 /// How many `-HHMMSS-N` candidates are tried before giving up.
 const MAX_CANDIDATES: u32 = 1000;
 
+/// `<digest>-<YYYY-MM-DD>`: the first-choice name of a digest's files, without extension.
+fn file_stem(digest_name: &str, local_date_time: jiff::civil::DateTime) -> String {
+    format!(
+        "{}-{}",
+        safe_file_part(digest_name),
+        local_date_time.strftime("%Y-%m-%d")
+    )
+}
+
+/// Where [`write_files`] puts a digest's file of `format` when the name is free (the usual
+/// case): `<dir>/<digest>-<YYYY-MM-DD>.<ext>`.
+pub fn file_path(
+    dir: &Path,
+    digest_name: &str,
+    local_date_time: jiff::civil::DateTime,
+    format: Format,
+) -> PathBuf {
+    dir.join(format!(
+        "{}.{}",
+        file_stem(digest_name, local_date_time),
+        format.extension()
+    ))
+}
+
 /// Writes each `(format, content)` as `<dir>/<stem>.<ext>` sharing one stem (see the module
 /// docs) and returns the written paths in the order given. Creates `dir` if missing.
 pub fn write_files(
@@ -45,11 +69,7 @@ pub fn write_files(
             });
         }
     }
-    let base = format!(
-        "{}-{}",
-        safe_file_part(digest_name),
-        local_date_time.strftime("%Y-%m-%d")
-    );
+    let base = file_stem(digest_name, local_date_time);
     let hms = local_date_time.strftime("%H%M%S").to_string();
 
     // Write all temporaries first so the final step is only links/renames.

@@ -259,6 +259,17 @@ impl Renderer {
         self.one_line(digest, Some(template.unwrap_or(DEFAULT_TITLE)), "title", "")
     }
 
+    /// Renders a configured one-line template (`link`), same variables as
+    /// [`Renderer::subject`]; `what` names it in errors.
+    pub fn one_line_template(
+        &self,
+        digest: &Digest,
+        what: &str,
+        template: &str,
+    ) -> Result<String, RenderError> {
+        self.one_line(digest, Some(template), what, "")
+    }
+
     /// Compiles a one-line template (a configured `subject`, `title` or `link`) and renders it
     /// once against an empty digest, so a syntax error or an unknown filter is found before use.
     pub fn check_line_template(&self, what: &str, src: &str) -> Result<(), RenderError> {

@@ -379,7 +379,8 @@ fn excerpt(text: &str, max: usize) -> String {
 
 // --------------------------------------------------------------------------------- 4. compose
 
-/// Step 4: the digest around the stories: trending entities, feed health and the subject line.
+/// Step 4: the digest around the stories: trending entities, feed health, the subject line and
+/// the title.
 fn compose(
     ctx: &Context,
     d: &DigestSettings,
@@ -399,6 +400,7 @@ fn compose(
         trending: trending(ctx, &sel.cands, sel.window_start, now)?,
     };
     digest.subject = ctx.renderer.subject(&digest, d.subject.as_deref())?;
+    digest.title = ctx.renderer.title(&digest, d.title.as_deref())?;
     Ok(digest)
 }
 

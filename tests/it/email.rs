@@ -340,3 +340,147 @@ fn title_and_subject_templates_are_checked_and_rendered() {
     assert!(html.contains("<title>Morning news</title>"));
     assert!(html.contains(">Morning news</h1>"));
 }
+
+/// The body of the one part of `msg` whose content type is `text/<sub>`.
+fn mime_part(msg: &mail_parser::Message<'_>, sub: &str) -> String {
+    use mail_parser::MimeHeaders;
+    let parts: Vec<String> = msg
+        .parts
+        .iter()
+        .filter(|p| {
+            p.content_type()
+                .is_some_and(|ct| ct.ctype() == "text" && ct.subtype() == Some(sub))
+        })
+        .filter_map(|p| p.text_contents().map(str::to_string))
+        .collect();
+    assert_eq!(parts.len(), 1, "exactly one text/{sub} part");
+    parts.into_iter().next().unwrap_or_default()
+}
+
+/// The value of header `name` in the raw message head (unfolded).
+fn raw_header(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    unfolded
+        .split("\r\n")
+        .find(|l| l.to_ascii_lowercase().starts_with(&prefix))
+        .map(|l| l[prefix.len()..].trim().to_string())
+}
+
+/// Done-when of the email edition: the real 2021-09-18 snapshot (18 outlets, 544 reports) served
+/// from loopback, built by `once` and sent to a loopback SMTP server: the HTML part is at most
+/// 100 KB (default budget 90 KB), the text part holds every story, and the digest-mailer
+/// headers are there.
+#[test]
+fn real_snapshot_day_as_email_fits_the_budget_with_a_complete_text_part() {
+    use crate::support::http::{Route, TestServer};
+    use crate::support::smtp::SmtpServer;
+    let Some(dir) = crate::support::shared::require("data/feeds/news-snapshots/2021-09-18T1913Z")
+    else {
+        return;
+    };
+    let http = TestServer::start();
+    let smtp = SmtpServer::start().expect("smtp");
+    let mut feeds = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("snapshot dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+        .collect();
+    files.sort();
+    for f in &files {
+        let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("feed");
+        let path = format!("/{stem}.xml");
+        http.route(&path, Route::feed(std::fs::read(f).expect("read snapshot")));
+        feeds.push_str(&format!(
+            "[[feed]]\nname = \"{stem}\"\nurl = \"{}\"\n\n",
+            http.url(&path)
+        ));
+    }
+    let app = crate::support::app::App::new(&format!(
+        r#"state_dir = "{{dir}}/state"
+timezone = "UTC"
+
+{feeds}
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from = "digestif <digest@news.example.org>"
+timeout = "5s"
+
+[[digest]]
+name = "daily"
+at = "07:00"
+window = "36500d"
+link = "https://news.example.org/daily/{{{{ date_iso }}}}.html"
+unsubscribe = "me@example.org"
+
+[[digest.output]]
+kind = "email"
+to = ["reader@example.org"]
+
+[[digest.output]]
+kind = "file"
+dir = "{{dir}}/digests"
+formats = ["json"]
+"#,
+        port = smtp.port()
+    ));
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let msgs = smtp.wait_for_messages(1, std::time::Duration::from_secs(10));
+    assert_eq!(msgs.len(), 1, "one digest mail");
+    let raw = msgs[0].data_str();
+    let digest = &app.json_digests()[0];
+    let stories = digest["stories"].as_array().expect("stories");
+    let reports: usize = stories
+        .iter()
+        .map(|s| s["articles"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(
+        reports >= 500,
+        "the snapshot has 544 reports, got {reports}"
+    );
+
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("mail parses");
+    let html = mime_part(&msg, "html");
+    let text = mime_part(&msg, "plain");
+    eprintln!(
+        "real snapshot email: {} stories, {reports} reports, HTML {} bytes, text {} bytes, message {} bytes",
+        stories.len(),
+        html.len(),
+        text.len(),
+        raw.len()
+    );
+    assert!(html.len() <= 100_000, "HTML part is {} bytes", html.len());
+    assert!(
+        html.contains("https://news.example.org/daily/"),
+        "the footer links the full digest"
+    );
+    for s in stories {
+        let title = s["title"].as_str().unwrap_or_default();
+        let words: Vec<&str> = title.split_whitespace().collect();
+        // The text part wraps lines: compare the words of each title, ignoring line breaks.
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains(&words.join(" ")),
+            "text part lacks story {title:?}"
+        );
+    }
+    let list_id = raw_header(&raw, "List-Id").expect("List-Id");
+    assert!(list_id.ends_with("<daily.news.example.org>"), "{list_id}");
+    assert_eq!(
+        raw_header(&raw, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert_eq!(
+        raw_header(&raw, "List-Unsubscribe").as_deref(),
+        Some("<mailto:me@example.org>")
+    );
+    let mid = msg.message_id().unwrap_or_default();
+    assert!(mid.ends_with("@news.example.org"), "{mid}");
+}
