@@ -17,6 +17,9 @@ use crate::pipeline::{self, Context, FeedStatus, FetchProgress};
 pub const EXIT_CONFIG: u8 = 78;
 /// Exit code for a runtime failure (a delivery failed, the database is unreadable, ...).
 pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of `fetch` and `once` when every feed fetched failed (sysexits EX_UNAVAILABLE), so
+/// cron and monitoring notice a dead network or proxy.
+pub const EXIT_ALL_FEEDS_FAILED: u8 = 69;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,8 +53,28 @@ enum Command {
     CheckConfig,
     /// List feeds with their health.
     Feeds,
-    /// Read an OPML file and print `[[feed]]` TOML blocks.
-    ImportOpml { file: PathBuf },
+    /// Show feeds with their health, each digest's next time and last delivery, and the
+    /// outbox (pending and failed deliveries with their last error and next retry).
+    Status {
+        /// Print JSON for scripts instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver a stored digest again, from the outbox (never rebuilt): the newest of NAME,
+    /// or outbox digest --id N.
+    Resend {
+        /// The digest's name.
+        name: String,
+        /// The outbox id (see `digestif status`); default: the newest digest of NAME.
+        #[arg(long)]
+        id: Option<i64>,
+    },
+    /// Read OPML files and print `[[feed]]` TOML blocks (names made unique, feeds already in
+    /// the configuration left out, each change noted on stderr).
+    ImportOpml {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Print the configured feeds as OPML.
     ExportOpml,
     /// Tag the named entities in text read from standard input.
@@ -215,11 +238,28 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            tracing::error!("{:#}", f.error);
-            eprintln!("digestif: error: {:#}", f.error);
+            // Said once, on stderr (which the journal also records under systemd).
+            eprintln!("digestif: error: {}", error_chain(&f.error));
             ExitCode::from(f.code)
         }
     }
+}
+
+/// An error and its causes, each said once: a cause whose text the message already contains
+/// (an io::Error wrapped by a message that quotes it) is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if out.contains(&msg) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&msg);
+    }
+    out
 }
 
 fn under_systemd() -> bool {
@@ -278,7 +318,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
     match &cli.command {
         Command::Tag { json } => {
             init_logging(&level);
-            Ok(tag(*json)?)
+            tag(*json)
         }
         Command::Eval(e) => {
             init_logging(&level);
@@ -286,9 +326,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Train(t) => train(t),
         Command::BuildGazetteers { from, out } => build_gazetteers(from, out),
-        Command::ImportOpml { file } => {
+        Command::ImportOpml { files } => {
             init_logging(&level);
-            import_opml(file)
+            import_opml(&config_path(&cli), files)
         }
         Command::CheckConfig => check_config(&configured(&cli)?),
         Command::ExportOpml => export_opml(&configured(&cli)?.settings),
@@ -297,6 +337,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Once => once(configured(&cli)?),
         Command::Digest(args) => digest(configured(&cli)?, args),
         Command::Feeds => feeds(configured(&cli)?),
+        Command::Status { json } => status(configured(&cli)?, *json),
+        Command::Resend { name, id } => resend(configured(&cli)?, name, *id),
     }
 }
 
@@ -346,16 +388,42 @@ fn build_gazetteers(from: &Path, out: &Path) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn import_opml(file: &Path) -> Result<u8, Failure> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let feeds = crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
-    print!("{}", crate::opml::to_toml(&feeds));
-    eprintln!("imported {} feeds from {}", feeds.len(), file.display());
+fn import_opml(config: &Path, files: &[PathBuf]) -> Result<u8, Failure> {
+    let mut feeds = Vec::new();
+    for file in files {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let got = crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
+        eprintln!("read {} feeds from {}", got.len(), file.display());
+        feeds.extend(got);
+    }
+    // Names and URLs already configured, when there is a readable configuration.
+    let (names, urls): (Vec<String>, Vec<String>) = match config::load(config) {
+        Ok((settings, _)) => settings
+            .feeds
+            .iter()
+            .map(|f| (f.name.clone(), f.url.clone()))
+            .unzip(),
+        Err(_) => (Vec::new(), Vec::new()),
+    };
+    let (feeds, notes) = crate::opml::dedupe(feeds, &names, &urls);
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
+    write_stdout(&crate::opml::to_toml(&feeds))?;
+    eprintln!("imported {} feeds", feeds.len());
     Ok(0)
+}
+
+/// Writes `text` to standard output; a closed pipe (`| head`) ends quietly instead of panicking.
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    quiet_on_closed_pipe(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
 }
 
 fn check_config(c: &Configured) -> Result<u8, Failure> {
     let settings = &c.settings;
+    check_templates(settings)?;
     println!(
         "{}: ok — {} feeds ({} enabled), {} digests, state in {}",
         c.path.display(),
@@ -377,6 +445,37 @@ fn check_config(c: &Configured) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// Compiles the templates (a `template_dir` override included) and each digest's `subject`,
+/// `title` and `link`, so `check-config` finds what would otherwise fail at digest time.
+/// A failure is a configuration error (exit 78).
+fn check_templates(settings: &Settings) -> Result<(), Failure> {
+    let config_error = |e: anyhow::Error| Failure {
+        code: EXIT_CONFIG,
+        error: e,
+    };
+    let renderer = crate::digest::Renderer::new(settings.template_dir.as_deref())
+        .context("templates")
+        .map_err(config_error)?;
+    for d in &settings.digests {
+        let lines = [
+            ("subject", &d.subject),
+            ("title", &d.title),
+            ("link", &d.link),
+        ];
+        for (what, src) in lines {
+            if let Some(src) = src {
+                renderer
+                    .check_line_template(what, src)
+                    .with_context(|| {
+                        format!("{}: digest {}: {what}", settings.path.display(), d.name)
+                    })
+                    .map_err(config_error)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn export_opml(settings: &Settings) -> Result<u8, Failure> {
     let feeds: Vec<crate::opml::OpmlFeed> = settings
         .feeds
@@ -387,7 +486,7 @@ fn export_opml(settings: &Settings) -> Result<u8, Failure> {
             tags: f.tags.clone(),
         })
         .collect();
-    print!("{}", crate::opml::export(&feeds));
+    write_stdout(&crate::opml::export(&feeds))?;
     Ok(0)
 }
 
@@ -402,8 +501,8 @@ fn fetch(c: Configured) -> Result<u8, Failure> {
     runtime()?
         .block_on(async {
             let ctx = Context::new(c.settings)?;
-            fetch_now(&ctx, c.interactive).await?;
-            Ok::<_, anyhow::Error>(0)
+            let fetched = fetch_now(&ctx, c.interactive).await?;
+            Ok::<_, anyhow::Error>(fetched.exit_code())
         })
         .map_err(Failure::from)
 }
@@ -412,14 +511,17 @@ fn once(c: Configured) -> Result<u8, Failure> {
     runtime()?
         .block_on(async {
             let ctx = Context::new(c.settings)?;
-            fetch_now(&ctx, c.interactive).await?;
+            let fetched = fetch_now(&ctx, c.interactive).await?;
             for d in &ctx.settings.digests {
                 let out = pipeline::build_digest(&ctx, d, Timestamp::now(), false)?;
                 print_build(&out);
             }
             let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
             print_delivery(&delivered);
-            Ok::<_, anyhow::Error>(delivery_exit_code(&delivered))
+            Ok::<_, anyhow::Error>(match delivery_exit_code(&delivered) {
+                0 => fetched.exit_code(),
+                code => code,
+            })
         })
         .map_err(Failure::from)
 }
@@ -501,6 +603,127 @@ fn feeds(c: Configured) -> Result<u8, Failure> {
     Ok(0)
 }
 
+fn status(c: Configured, json: bool) -> Result<u8, Failure> {
+    let ctx = Context::new(c.settings)?;
+    let report = pipeline::status(&ctx, Timestamp::now())?;
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_string_pretty(&report)
+            .map_err(std::io::Error::other)
+            .and_then(|j| writeln!(out, "{j}"))
+    } else {
+        write_status(&mut out, &report, &ctx.settings.timezone)
+    };
+    quiet_on_closed_pipe(written)?;
+    Ok(0)
+}
+
+/// A closed standard output (`| head`) ends the command quietly; other write errors are errors.
+fn quiet_on_closed_pipe(r: std::io::Result<()>) -> Result<(), Failure> {
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::from(
+            anyhow::Error::from(e).context("cannot write to standard output"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn write_status(
+    out: &mut impl Write,
+    r: &pipeline::StatusReport,
+    tz: &jiff::tz::TimeZone,
+) -> std::io::Result<()> {
+    let when = |t: Option<Timestamp>| {
+        t.map(|t| {
+            t.to_zoned(tz.clone())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".into())
+    };
+    let failing = r.feeds.iter().filter(|f| f.status == "failing").count();
+    writeln!(out, "feeds: {} ({failing} failing)", r.feeds.len())?;
+    for f in &r.feeds {
+        let tail = match (&f.last_error, f.status) {
+            (Some(e), "failing") => format!(
+                "{} failures, last: {e}; next try {}",
+                f.consecutive_failures,
+                when(f.next_attempt)
+            ),
+            _ => format!("last success {}", when(f.last_success)),
+        };
+        writeln!(
+            out,
+            "  {:<28} {:<8} {tail}",
+            truncate(&f.name, 28),
+            f.status
+        )?;
+    }
+    writeln!(out, "digests:")?;
+    for d in &r.digests {
+        let sent = match (d.last_sent_id, d.last_sent_at) {
+            (Some(id), Some(at)) => format!("last sent #{id} at {}", when(Some(at))),
+            _ => "never sent".into(),
+        };
+        writeln!(
+            out,
+            "  {:<16} next {} ({}); {sent}",
+            d.name,
+            when(d.next_at),
+            d.schedule
+        )?;
+    }
+    writeln!(out, "outbox: {} waiting ({} failed)", r.pending, r.failed)?;
+    for d in &r.outbox {
+        writeln!(
+            out,
+            "  #{:<5} {:<16} built {}: {} stories, {} articles",
+            d.id,
+            d.name,
+            when(Some(d.built_at)),
+            d.stories,
+            d.articles
+        )?;
+        for x in &d.deliveries {
+            let detail = match x.status.as_str() {
+                "sent" => String::new(),
+                _ => format!(
+                    " (attempt {}, next {}){}",
+                    x.attempts,
+                    when(x.next_attempt),
+                    x.last_error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            };
+            writeln!(out, "         {} {}{detail}", x.status, x.target)?;
+        }
+    }
+    Ok(())
+}
+
+fn resend(c: Configured, name: &str, id: Option<i64>) -> Result<u8, Failure> {
+    runtime()?
+        .block_on(async {
+            let ctx = Context::new(c.settings)?;
+            let id = match id {
+                Some(id) => id,
+                None => ctx
+                    .with_store(|s| s.last_digest_id(name))?
+                    .ok_or_else(|| anyhow::anyhow!("no digest named {name:?} in the outbox"))?,
+            };
+            let stored = ctx
+                .with_store(|s| s.digest(id))?
+                .filter(|d| d.name == name)
+                .ok_or_else(|| anyhow::anyhow!("no digest {name:?} with id {id} in the outbox"))?;
+            let delivered = pipeline::resend(&ctx, stored.id).await?;
+            print_delivery(&delivered);
+            Ok::<_, anyhow::Error>(delivery_exit_code(&delivered))
+        })
+        .map_err(Failure::from)
+}
+
 /// 0 when every delivery went out, else [`EXIT_FAILURE`].
 fn delivery_exit_code(delivered: &pipeline::DeliveryReport) -> u8 {
     if delivered.failed.is_empty() {
@@ -510,12 +733,40 @@ fn delivery_exit_code(delivered: &pipeline::DeliveryReport) -> u8 {
     }
 }
 
+/// What a fetch round came to, for the exit code.
+struct Fetched {
+    feeds: usize,
+    failed: usize,
+}
+
+impl Fetched {
+    /// [`EXIT_ALL_FEEDS_FAILED`] when there were feeds and every one failed, else 0.
+    fn exit_code(&self) -> u8 {
+        if self.feeds > 0 && self.failed == self.feeds {
+            EXIT_ALL_FEEDS_FAILED
+        } else {
+            0
+        }
+    }
+}
+
 /// Fetches every enabled feed now (forced), with a progress bar when `interactive`, and prints the
 /// per-feed report.
-async fn fetch_now(ctx: &Context, interactive: bool) -> Result<(), pipeline::PipelineError> {
+async fn fetch_now(ctx: &Context, interactive: bool) -> Result<Fetched, pipeline::PipelineError> {
     let reports = pipeline::fetch_all_with_progress(ctx, true, progress_bar(interactive)).await?;
     print_fetch(&reports);
-    Ok(())
+    let attempted = reports
+        .iter()
+        .filter(|r| !matches!(r.status, FeedStatus::Skipped))
+        .count();
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.status, FeedStatus::Failed(_)))
+        .count();
+    Ok(Fetched {
+        feeds: attempted,
+        failed,
+    })
 }
 
 /// A progress bar on stderr for a fetch round (nothing unless `show`).
@@ -620,12 +871,13 @@ fn print_delivery(r: &pipeline::DeliveryReport) {
     }
 }
 
-fn tag(json: bool) -> anyhow::Result<u8> {
-    let mut text = String::new();
+fn tag(json: bool) -> Result<u8, Failure> {
+    let mut input = String::new();
     std::io::stdin()
-        .read_to_string(&mut text)
+        .read_to_string(&mut input)
         .context("cannot read standard input")?;
-    let (mentions, entities) = crate::ner::tag_text(&text);
+    let (mentions, entities) = crate::ner::tag_text(&input);
+    let mut text;
     if json {
         let out = serde_json::json!({
             "entities": entities,
@@ -633,15 +885,16 @@ fn tag(json: bool) -> anyhow::Result<u8> {
                 "text": m.text, "name": m.name, "kind": m.kind, "start": m.start, "end": m.end,
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        text = serde_json::to_string_pretty(&out).context("tag JSON")?;
+        text.push('\n');
     } else {
-        println!(
-            "{:<32} {:<13} {:>8} {:>6} {:>8}",
+        text = format!(
+            "{:<32} {:<13} {:>8} {:>6} {:>8}\n",
             "ENTITY", "KIND", "MENTIONS", "FIRST", "SALIENCE"
         );
         for e in &entities {
-            println!(
-                "{:<32} {:<13} {:>8} {:>6} {:>8.3}",
+            text += &format!(
+                "{:<32} {:<13} {:>8} {:>6} {:>8.3}\n",
                 truncate(&e.name, 32),
                 e.kind.as_str(),
                 e.mentions,
@@ -650,6 +903,7 @@ fn tag(json: bool) -> anyhow::Result<u8> {
             );
         }
     }
+    write_stdout(&text)?;
     Ok(0)
 }
 

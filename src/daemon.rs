@@ -61,9 +61,20 @@ async fn catch_up(ctx: &Context, now: Timestamp) -> Result<(), DaemonError> {
                 .ok()
                 .and_then(|f| f.iter().filter_map(|s| s.last_fetch).min())
         });
-        if let Some(missed) =
-            crate::schedule::missed_run(&d.schedule, &settings.timezone, since_start, now, d.grace)
-        {
+        // A fresh install (no build, nothing ever fetched) missed nothing: a run scheduled
+        // before the state existed is not caught up; the first digest comes at the next
+        // scheduled time (or at once with `digestif once`).
+        let Some(since_start) = since_start else {
+            tracing::info!(digest = %d.name, "first start: the first digest comes at its next scheduled time");
+            continue;
+        };
+        if let Some(missed) = crate::schedule::missed_run(
+            &d.schedule,
+            &settings.timezone,
+            Some(since_start),
+            now,
+            d.grace,
+        ) {
             tracing::info!(digest = %d.name, scheduled = %missed, "catching up a digest missed while down");
             pipeline::fetch_all(ctx, false).await?;
             pipeline::build_digest(ctx, d, Timestamp::now(), false)?;

@@ -196,6 +196,16 @@ pub struct StoredDigest {
     pub json: String,
 }
 
+/// A digest of the outbox without its JSON (for `status`).
+#[derive(Debug, Clone)]
+pub struct DigestSummary {
+    pub id: i64,
+    pub name: String,
+    pub built_at: Timestamp,
+    pub story_count: u32,
+    pub article_count: u32,
+}
+
 /// One delivery of one digest to one target (`email:a@b,c@d`, `file:/dir`).
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -1134,6 +1144,54 @@ impl Store {
              WHERE digest_id = ?1 ORDER BY id",
         )?;
         let rows = st.query_map([digest_id], Self::delivery_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The newest `limit` digests of the outbox (all names), newest first, without their JSON.
+    pub fn recent_digests(&self, limit: usize) -> Result<Vec<DigestSummary>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, name, built_at, story_count, article_count FROM digests
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(DigestSummary {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                built_at: ts(r.get(2)?),
+                story_count: r.get(3)?,
+                article_count: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The id of the newest digest called `name`, if any.
+    pub fn last_digest_id(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(id) FROM digests WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Queues every delivery of digest `digest_id` again, due at `now` (a re-send of a stored
+    /// digest: its rows go back to `pending`; the attempt count is kept). Returns how many.
+    pub fn requeue_deliveries(&mut self, digest_id: i64, now: Timestamp) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE deliveries SET status = 'pending', next_attempt = ?2 WHERE digest_id = ?1",
+            params![digest_id, now.as_second()],
+        )?)
+    }
+
+    /// The last successful delivery per digest name, for status: `(name, digest id, when)`.
+    pub fn last_sent(&self) -> Result<Vec<(String, i64, Timestamp)>> {
+        let mut st = self.conn.prepare(
+            "SELECT d.name, MAX(d.id), MAX(x.delivered_at) FROM deliveries x
+             JOIN digests d ON d.id = x.digest_id
+             WHERE x.status = 'sent' AND x.delivered_at IS NOT NULL
+             GROUP BY d.name ORDER BY d.name",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, ts(r.get(2)?))))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 }

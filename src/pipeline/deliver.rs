@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::status::describe_target;
 use super::{Context, PipelineError, Result, Target, add};
-use crate::deliver::{self, DeliverError, EmailContent};
-use crate::digest::{Digest, Format};
+use crate::config::OutputSettings;
+use crate::deliver::{self, DeliverError, EmailContent, ListHeaders};
+use crate::digest::{Digest, EmailOptions, Format};
 use crate::store::{self, Delivery, StoredDigest};
 
 /// The result of a delivery round.
@@ -29,6 +31,27 @@ pub fn delivery_backoff(attempt: u32) -> Duration {
 /// and `sent` after; a failure is recorded with the next attempt time.
 pub async fn deliver_pending(ctx: &Context, now: Timestamp, all: bool) -> Result<DeliveryReport> {
     let pending = ctx.with_store(|s| s.pending_deliveries(if all { None } else { Some(now) }))?;
+    deliver_these(ctx, pending).await
+}
+
+/// Re-delivers digest `digest_id` from the outbox to every one of its targets (`resend`): its
+/// deliveries are queued again and sent now, rendered from the stored JSON — never rebuilt.
+pub async fn resend(ctx: &Context, digest_id: i64) -> Result<DeliveryReport> {
+    let now = Timestamp::now();
+    let queued = ctx.with_store(|s| s.requeue_deliveries(digest_id, now))?;
+    if queued == 0 {
+        return Err(PipelineError::NothingToResend(digest_id));
+    }
+    let pending: Vec<Delivery> = ctx
+        .with_store(|s| s.pending_deliveries(None))?
+        .into_iter()
+        .filter(|d| d.digest_id == digest_id)
+        .collect();
+    deliver_these(ctx, pending).await
+}
+
+/// Delivers `pending` (outbox rows), recording each outcome.
+async fn deliver_these(ctx: &Context, pending: Vec<Delivery>) -> Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
     let mut cache: HashMap<i64, (StoredDigest, Digest)> = HashMap::new();
     for p in pending {
@@ -92,14 +115,6 @@ async fn deliver_recorded(
         }
     }
     Ok(())
-}
-
-fn describe_target(t: &str) -> String {
-    match serde_json::from_str::<Target>(t) {
-        Ok(Target::File { dir, .. }) => format!("files in {}", dir.display()),
-        Ok(Target::Email { to }) => format!("email to {}", to.join(", ")),
-        Err(_) => t.to_string(),
-    }
 }
 
 /// A failed delivery: its message, and whether retrying soon can help (else retry only rarely).
@@ -175,26 +190,26 @@ async fn write_files(
         .join(", "))
 }
 
-/// Sends `digest` as one email to `to` through the configured transport.
+/// Sends `digest` as one email to `to` through the configured transport: the email edition
+/// (HTML under the digest's `email_budget`, complete text part) with the list headers.
 async fn send_email(
     ctx: &Context,
     stored: &StoredDigest,
     digest: &Digest,
     to: &[String],
 ) -> Delivered {
+    let (opts, list) = email_options(ctx, stored, digest).map_err(|e| e.to_string())?;
+    let edition = ctx
+        .renderer
+        .render_email(digest, &opts)
+        .map_err(|e| e.to_string())?;
     let content = EmailContent {
         subject: digest.subject.clone(),
-        text: ctx
-            .renderer
-            .render(digest, Format::Txt)
-            .map_err(|e| e.to_string())?,
-        html: ctx
-            .renderer
-            .render(digest, Format::Html)
-            .map_err(|e| e.to_string())?,
+        text: edition.text,
+        html: edition.html,
         message_id: message_id(stored, to),
         date: stored.built_at,
-        list: None,
+        list: Some(list),
     };
     let settings = &ctx.settings;
     if let Some(smtp) = &settings.smtp {
@@ -224,6 +239,53 @@ async fn send_email(
     }
 }
 
+/// How the email edition of a stored digest is made, and its list identity, from the digest's
+/// current settings (defaults when the digest is no longer configured): the budget, where the
+/// full digest is (`link`, else the HTML file a file output writes), `List-Id` and
+/// `List-Unsubscribe`.
+fn email_options(
+    ctx: &Context,
+    stored: &StoredDigest,
+    digest: &Digest,
+) -> std::result::Result<(EmailOptions, ListHeaders), crate::digest::RenderError> {
+    let Some(d) = ctx.settings.digest(&stored.name) else {
+        let list = ListHeaders {
+            name: stored.name.clone(),
+            ..Default::default()
+        };
+        return Ok((EmailOptions::default(), list));
+    };
+    let link = match &d.link {
+        Some(t) => Some(ctx.renderer.one_line_template(digest, "link", t)?),
+        None => None,
+    };
+    let file = d.outputs.iter().find_map(|o| match o {
+        OutputSettings::File { dir, formats } if formats.iter().any(|f| f == "html") => {
+            let local = stored
+                .built_at
+                .to_zoned(ctx.settings.timezone.clone())
+                .datetime();
+            Some(
+                deliver::file_path(dir, &stored.name, local, Format::Html)
+                    .display()
+                    .to_string(),
+            )
+        }
+        _ => None,
+    });
+    let opts = EmailOptions {
+        budget: d.email_budget,
+        full_digest: link.clone().or(file),
+    };
+    let list = ListHeaders {
+        name: stored.name.clone(),
+        description: Some(digest.title.clone()).filter(|t| !t.is_empty()),
+        unsubscribe: d.unsubscribe.clone(),
+        archive: link,
+    };
+    Ok((opts, list))
+}
+
 /// A Message-ID stable for one digest and recipient list, so a retry is recognisable as the same mail.
 fn message_id(stored: &store::StoredDigest, to: &[String]) -> String {
     use sha2::{Digest as _, Sha256};
@@ -236,8 +298,9 @@ fn message_id(stored: &store::StoredDigest, to: &[String]) -> String {
         h.update([0]);
     }
     let hash = hex::encode(&h.finalize()[..12]);
+    // No domain: the From address's domain is used (see `deliver::build_message`).
     format!(
-        "<digestif.{}.{}.{hash}@digestif.invalid>",
+        "digestif.{}.{}.{hash}",
         stored
             .name
             .replace(|c: char| !c.is_ascii_alphanumeric(), "-"),

@@ -12,6 +12,7 @@ mod cpu;
 mod deliver;
 mod ingest;
 mod prepare;
+mod status;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -25,10 +26,13 @@ use crate::fetch::{self, Fetcher};
 use crate::store::{self, Store};
 
 pub use build::{BuildOutcome, Target, build_digest};
-pub use deliver::{DeliveryReport, deliver_pending, delivery_backoff};
+pub use deliver::{DeliveryReport, deliver_pending, delivery_backoff, resend};
 pub use ingest::{
     FeedReport, FeedStatus, FetchProgress, feed_backoff, feed_due_at, fetch_all,
     fetch_all_with_progress, ingest_feed,
+};
+pub use status::{
+    DeliveryStatus, DigestStatus, FeedHealth, OutboxDigest, STATUS_DIGESTS, StatusReport, status,
 };
 
 /// Errors of the jobs (a failing feed is not one: it is recorded and reported per feed).
@@ -42,6 +46,8 @@ pub enum PipelineError {
     Render(#[from] crate::digest::RenderError),
     #[error("stored digest {id} is unreadable: {source}")]
     DigestJson { id: i64, source: serde_json::Error },
+    #[error("digest #{0} is not in the outbox or has no outputs to deliver to")]
+    NothingToResend(i64),
     #[error("no digest named `{0}` in the configuration")]
     UnknownDigest(String),
     #[error("a background task failed: {0}")]

@@ -7,7 +7,7 @@ use crate::support::app::{App, rss};
 use crate::support::http::{Route, TestServer};
 use crate::support::smtp::SmtpServer;
 
-fn config(http: &TestServer, smtp_port: u16, extra_feed: &str) -> String {
+pub(crate) fn config(http: &TestServer, smtp_port: u16, extra_feed: &str) -> String {
     format!(
         r#"state_dir = "{{dir}}/state"
 timezone = "UTC"
@@ -46,7 +46,7 @@ timeout = "5s"
     )
 }
 
-fn serve_initial(http: &TestServer) {
+pub(crate) fn serve_initial(http: &TestServer) {
     http.route(
         "/alpha.xml",
         Route::feed(rss(
@@ -518,6 +518,13 @@ fn daemon_catches_up_a_digest_missed_while_down_exactly_once() {
         &format!("at = \"{hhmm}\"\ngrace = \"1h\""),
     );
     app.write_config(&text);
+    // The installation existed before the missed time: it fetched ten minutes ago.
+    let r = app.run(&["fetch"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let db = rusqlite::Connection::open(app.path().join("state/digestif.sqlite3")).expect("db");
+    db.execute("UPDATE feeds SET last_fetch = last_fetch - 600", [])
+        .expect("backdate the fetch");
+    drop(db);
     let log = app.path().join("daemon.log");
     let child = start_daemon(&app, &log);
     let caught_up = wait_until(Duration::from_secs(20), || smtp.messages().len() == 1);
@@ -544,4 +551,38 @@ fn daemon_catches_up_a_digest_missed_while_down_exactly_once() {
         "the caught-up digest was sent again"
     );
     assert_eq!(app.json_digests().len(), 1);
+}
+
+/// A fresh install does not "catch up" a run it never missed: installed two minutes after the
+/// scheduled time (within the grace period), it sends nothing until the next scheduled time.
+#[test]
+fn fresh_install_sends_nothing_until_the_next_scheduled_time() {
+    let (http, smtp, app) = installation();
+    let due = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(2);
+    let hhmm = due
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%H:%M")
+        .to_string();
+    let text = config(&http, smtp.port(), "").replace(
+        "at = \"07:00\"",
+        &format!("at = \"{hhmm}\"\ngrace = \"6h\""),
+    );
+    app.write_config(&text);
+    let log = app.path().join("daemon.log");
+    let child = start_daemon(&app, &log);
+    let started = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("first start")
+    });
+    // Give a wrongly scheduled catch-up the time to show.
+    std::thread::sleep(Duration::from_secs(2));
+    stop(child);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(started, "no first-start note: {text}");
+    assert!(smtp.messages().is_empty(), "a fresh install sent a digest");
+    assert!(
+        app.json_digests().is_empty(),
+        "a fresh install built a digest"
+    );
 }

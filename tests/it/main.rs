@@ -16,6 +16,7 @@ mod ingest;
 mod ner;
 mod neterrors;
 mod normalize;
+mod operator;
 mod opml;
 mod render;
 mod schedule;

@@ -1,0 +1,205 @@
+//! The operator's commands, run as the real binary against loopback servers and a real SQLite
+//! file: `status` (and `status --json`) shows a failed delivery with its error and next retry,
+//! `resend` delivers a stored digest exactly once, `fetch`/`once` exit with the documented code
+//! when every feed failed, a digest without outputs is a config error, and fatal errors are
+//! said once.
+
+use std::time::Duration;
+
+use crate::e2e::{config, serve_initial};
+use crate::support::app::App;
+use crate::support::http::{Route, TestServer};
+use crate::support::smtp::SmtpServer;
+
+#[test]
+fn status_shows_a_failed_delivery_and_resend_delivers_it_exactly_once() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::down().expect("port");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 1, "a failed delivery: {}\n{}", r.stdout, r.stderr);
+
+    let r = app.run(&["status"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("outbox: 1 waiting (1 failed)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("failed email to"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("127.0.0.1"),
+        "the error names the server: {}",
+        r.stdout
+    );
+    let r = app.run(&["status", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("status --json parses");
+    assert_eq!(j["failed"], 1);
+    let email = j["outbox"][0]["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .find(|d| d["target"].as_str().is_some_and(|t| t.starts_with("email")))
+        .cloned()
+        .expect("the email delivery");
+    assert_eq!(email["status"], "failed");
+    assert!(email["last_error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(email["next_attempt"].is_string(), "{email}");
+    assert_eq!(j["feeds"].as_array().map(Vec::len), Some(2));
+    assert!(j["digests"][0]["next_at"].is_string());
+    let id = j["outbox"][0]["id"].as_i64().expect("id");
+
+    smtp.up().expect("smtp up");
+    let r = app.run(&["resend", "daily", "--id", &id.to_string()]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let msgs = smtp.wait_for_messages(1, Duration::from_secs(5));
+    assert_eq!(msgs.len(), 1);
+    // Resending never rebuilds: still one digest in the outbox.
+    let r = app.run(&["status", "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(j["outbox"].as_array().map(Vec::len), Some(1));
+    assert_eq!(j["pending"], 0);
+    assert_eq!(j["digests"][0]["last_sent_id"], id);
+    // The pending delivery is not sent a second time by the next round.
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(smtp.messages().len(), 1, "delivered exactly once");
+
+    let r = app.run(&["resend", "nosuch"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("nosuch"), "{}", r.stderr);
+}
+
+#[test]
+fn every_feed_failing_gives_the_documented_exit_code() {
+    let http = TestServer::start();
+    http.route("/alpha.xml", Route::status(500));
+    http.route("/beta.xml", Route::status(404));
+    let smtp = SmtpServer::start().expect("smtp");
+    let app = App::new(&config(&http, smtp.port(), ""));
+    let r = app.run(&["fetch"]);
+    assert_eq!(r.code, 69, "{}\n{}", r.stdout, r.stderr);
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 69, "{}\n{}", r.stdout, r.stderr);
+    // One feed back: not all failed, exit 0.
+    serve_initial(&http);
+    http.route("/beta.xml", Route::status(500));
+    let r = app.run(&["fetch"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_digest_without_outputs_is_a_config_error() {
+    let app = App::new(
+        r#"state_dir = "{dir}/state"
+[[feed]]
+name = "A"
+url = "http://127.0.0.1:9/a.xml"
+
+[[digest]]
+name = "daily"
+at = "07:00"
+"#,
+    );
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 78, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("digest[0]"), "{}", r.stderr);
+    assert!(r.stderr.contains("[[digest.output]]"), "{}", r.stderr);
+}
+
+#[test]
+fn a_fatal_error_is_said_once_with_its_os_error_once() {
+    let app = App::new("");
+    std::fs::remove_file(app.config_path()).expect("rm config");
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("error").count(), 1, "{}", r.stderr);
+    assert_eq!(r.stderr.matches("os error 2").count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn check_config_compiles_subject_title_and_link_templates() {
+    let base = r#"state_dir = "{dir}/state"
+[[feed]]
+name = "A"
+url = "http://127.0.0.1:9/a.xml"
+
+[[digest]]
+name = "daily"
+at = "07:00"
+TEMPLATE
+
+[[digest.output]]
+kind = "file"
+dir = "{dir}/digests"
+"#;
+    let app = App::new(&base.replace("TEMPLATE", "title = \"{{ digest }} — {{ date_long }}\""));
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    for bad in [
+        "subject = \"{{ n | nosuchfilter }}\"",
+        "title = \"{% if %}\"",
+        "link = \"https://x.example/{{ date_iso \"",
+    ] {
+        app.write_config(&base.replace("TEMPLATE", bad));
+        let r = app.run(&["check-config"]);
+        assert_eq!(r.code, 78, "{bad}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("digest daily"), "{bad}: {}", r.stderr);
+    }
+    app.write_config(&base.replace("TEMPLATE", "link = \"ftp://x.example/\""));
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(r.stderr.contains("digest[0].link"), "{}", r.stderr);
+}
+
+/// Regression: `tag | head` and `import-opml | head` panicked with exit 101 when the pipe closed.
+#[test]
+fn a_closed_output_pipe_ends_quietly_without_a_panic() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut opml = String::from("<opml version=\"2.0\"><body>");
+    for i in 0..3000 {
+        opml.push_str(&format!(
+            "<outline type=\"rss\" text=\"Feed {i}\" xmlUrl=\"https://f{i}.example/rss\"/>"
+        ));
+    }
+    opml.push_str("</body></opml>");
+    let file = dir.path().join("big.opml");
+    std::fs::write(&file, opml).expect("write opml");
+    let text = "Joe Biden met Angela Merkel in Berlin. ".repeat(4000);
+    for (args, input) in [
+        (vec!["tag".to_string()], text.clone()),
+        (vec!["tag".to_string(), "--json".to_string()], text),
+        (
+            vec!["import-opml".to_string(), file.display().to_string()],
+            String::new(),
+        ),
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_digestif"))
+            .args(["--config", "/nonexistent/config.toml"])
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        // Close our end of its stdout at once, as `| head -0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert!(
+            matches!(out.status.code(), Some(0) | None),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
