@@ -116,7 +116,12 @@ fn a_fatal_error_is_said_once_with_its_os_error_once() {
     std::fs::remove_file(app.config_path()).expect("rm config");
     let r = app.run(&["check-config"]);
     assert_eq!(r.code, 78, "{}", r.stderr);
-    assert_eq!(r.stderr.matches("error").count(), 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("digestif: error").count(),
+        1,
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.stderr.matches("os error 2").count(), 1, "{}", r.stderr);
 }
 
