@@ -170,23 +170,18 @@ pub fn fix_bare_ampersands(s: &str) -> String {
     out
 }
 
-/// Escapes text for an XML attribute value.
+/// Escapes text for an XML attribute value: markup characters by quick-xml, line breaks and tabs
+/// as character references (so they survive attribute-value normalisation), other control
+/// characters (not allowed in XML 1.0) dropped.
 fn xml_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let kept: String = s
+        .chars()
+        .filter(|&c| (c as u32) >= 0x20 || matches!(c, '\n' | '\r' | '\t'))
+        .collect();
+    quick_xml::escape::escape(kept.as_str())
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
 }
 
 /// Writes the feeds as an OPML 2.0 document. Tags are flat labels, so they are written as the

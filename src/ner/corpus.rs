@@ -802,42 +802,35 @@ mod tests {
         let mut t = String::from("# newpar_block = head (1 s)\n");
         t += &line(1, "Headline", "NN", "_");
         t += "\n# newpar_block = p (1 s)\n";
-        t += &line(
-            1,
-            "U.S.",
-            "NNP",
-            "Entity=(1-person-new-sssss-cf1-4-coref-Barack_Obama(2-place-new-sssss-cf2-1-sgl-United_States)",
-        );
-        t += &line(2, "President", "NNP", "_");
-        t += &line(3, "Barack", "NNP", "_");
-        t += &line(4, "Obama", "NNP", "Entity=1)");
-        t += &line(5, "met", "VBD", "_");
-        t += &line(
-            6,
-            "Australians",
-            "NNPS",
-            "Entity=(3-person-new-sssss-cf3-1-sgl)",
-        );
-        t += &line(7, "at", "IN", "_");
-        t += &line(8, "the", "DT", "Entity=(4-organization-new-sssss-cf4-2-sgl");
-        t += &line(9, "University", "NNP", "_");
-        t += &line(10, "of", "IN", "_");
-        t += &line(
-            11,
-            "Helsinki",
-            "NNP",
-            "Entity=(5-place-new-sssss-cf5-1-sgl)4)",
-        );
-        t += &line(12, "with", "IN", "_");
-        t += &line(13, "Christian", "JJ", "_");
-        t += &line(14, "friends", "NNS", "_");
-        t += &line(15, "and", "CC", "_");
-        t += &line(
-            16,
-            "Emperor",
-            "NNP",
-            "Entity=(6-person-new-sssss-cf6-1-sgl)",
-        );
+        let body: [(&str, &str, &str); 16] = [
+            (
+                "U.S.",
+                "NNP",
+                "Entity=(1-person-new-sssss-cf1-4-coref-Barack_Obama(2-place-new-sssss-cf2-1-sgl-United_States)",
+            ),
+            ("President", "NNP", "_"),
+            ("Barack", "NNP", "_"),
+            ("Obama", "NNP", "Entity=1)"),
+            ("met", "VBD", "_"),
+            (
+                "Australians",
+                "NNPS",
+                "Entity=(3-person-new-sssss-cf3-1-sgl)",
+            ),
+            ("at", "IN", "_"),
+            ("the", "DT", "Entity=(4-organization-new-sssss-cf4-2-sgl"),
+            ("University", "NNP", "_"),
+            ("of", "IN", "_"),
+            ("Helsinki", "NNP", "Entity=(5-place-new-sssss-cf5-1-sgl)4)"),
+            ("with", "IN", "_"),
+            ("Christian", "JJ", "_"),
+            ("friends", "NNS", "_"),
+            ("and", "CC", "_"),
+            ("Emperor", "NNP", "Entity=(6-person-new-sssss-cf6-1-sgl)"),
+        ];
+        for (i, (form, pos, misc)) in body.iter().enumerate() {
+            t += &line(i + 1, form, pos, misc);
+        }
         t += "\n";
         let doc = gum_doc(Path::new("x.conllu"), &t, Gazetteer::global()).expect("parse");
         assert!(doc.has_title && !doc.no_misc);

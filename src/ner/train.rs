@@ -103,53 +103,44 @@ struct Sets {
 fn load_sets(o: &TrainOptions, gaz: &Gazetteer, log: &mut String) -> Result<Sets, NerError> {
     let d = &o.data;
     let mut train = Vec::new();
-    let mut add = |docs: Vec<ConllDoc>, w: f32, name: &str, log: &mut String| {
+    type Reader<'a> = Box<dyn Fn() -> Result<Vec<ConllDoc>, NerError> + 'a>;
+    let sources: [(&str, f32, Reader); 4] = [
+        (
+            "conll2003",
+            o.w_conll,
+            Box::new(|| read_conll(&d.join("conll2003/train.txt"))),
+        ),
+        (
+            "gum",
+            o.w_gum,
+            Box::new(|| corpus::read_gum(&d.join("gum"), GumSplit::Train, gaz)),
+        ),
+        (
+            "wnut17",
+            o.w_wnut,
+            Box::new(|| corpus::read_wnut(&d.join("ner-extra/wnut17"))),
+        ),
+        (
+            "btc",
+            o.w_btc,
+            Box::new(|| corpus::read_btc(&d.join("ner-extra/btc"))),
+        ),
+    ];
+    for (name, weight, read) in sources {
+        if weight <= 0.0 {
+            continue;
+        }
+        let docs = read()?;
         let toks: usize = docs.iter().flat_map(|d| &d.sents).map(Vec::len).sum();
         let _ = writeln!(
             log,
-            "train set {name}: {} docs, {toks} tokens, weight {w}",
+            "train set {name}: {} docs, {toks} tokens, weight {weight}",
             docs.len()
         );
         for doc in docs {
             let orig = train.len();
-            train.push(TrainDoc {
-                doc,
-                weight: w,
-                orig,
-            });
+            train.push(TrainDoc { doc, weight, orig });
         }
-    };
-    if o.w_conll > 0.0 {
-        add(
-            read_conll(&d.join("conll2003/train.txt"))?,
-            o.w_conll,
-            "conll2003",
-            log,
-        );
-    }
-    if o.w_gum > 0.0 {
-        add(
-            corpus::read_gum(&d.join("gum"), GumSplit::Train, gaz)?,
-            o.w_gum,
-            "gum",
-            log,
-        );
-    }
-    if o.w_wnut > 0.0 {
-        add(
-            corpus::read_wnut(&d.join("ner-extra/wnut17"))?,
-            o.w_wnut,
-            "wnut17",
-            log,
-        );
-    }
-    if o.w_btc > 0.0 {
-        add(
-            corpus::read_btc(&d.join("ner-extra/btc"))?,
-            o.w_btc,
-            "btc",
-            log,
-        );
     }
     if train.is_empty() {
         return Err(NerError::Train("no training data (all weights 0)".into()));

@@ -502,22 +502,26 @@ fn stop(mut child: std::process::Child) {
     assert!(ok, "daemon did not stop within 10 s");
 }
 
+/// The installation's config with its digest scheduled two minutes ago (UTC) and the given grace.
+fn config_due_two_minutes_ago(http: &TestServer, smtp: &SmtpServer, grace: &str) -> String {
+    let due = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(2);
+    let hhmm = due
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%H:%M")
+        .to_string();
+    config(http, smtp.port(), "").replace(
+        "at = \"07:00\"",
+        &format!("at = \"{hhmm}\"\ngrace = \"{grace}\""),
+    )
+}
+
 /// Also a regression test: SIGTERM arriving while a delivery was in flight abandoned it after the
 /// mail server had accepted the message, and the restart sent the digest a second time.
 #[test]
 fn daemon_catches_up_a_digest_missed_while_down_exactly_once() {
     let (http, smtp, app) = installation();
     // The digest was due two minutes ago (UTC), within its grace period.
-    let due = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(2);
-    let hhmm = due
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .strftime("%H:%M")
-        .to_string();
-    let text = config(&http, smtp.port(), "").replace(
-        "at = \"07:00\"",
-        &format!("at = \"{hhmm}\"\ngrace = \"1h\""),
-    );
-    app.write_config(&text);
+    app.write_config(&config_due_two_minutes_ago(&http, &smtp, "1h"));
     // The installation existed before the missed time: it fetched ten minutes ago.
     let r = app.run(&["fetch"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -558,16 +562,7 @@ fn daemon_catches_up_a_digest_missed_while_down_exactly_once() {
 #[test]
 fn fresh_install_sends_nothing_until_the_next_scheduled_time() {
     let (http, smtp, app) = installation();
-    let due = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(2);
-    let hhmm = due
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .strftime("%H:%M")
-        .to_string();
-    let text = config(&http, smtp.port(), "").replace(
-        "at = \"07:00\"",
-        &format!("at = \"{hhmm}\"\ngrace = \"6h\""),
-    );
-    app.write_config(&text);
+    app.write_config(&config_due_two_minutes_ago(&http, &smtp, "6h"));
     let log = app.path().join("daemon.log");
     let child = start_daemon(&app, &log);
     let started = wait_until(Duration::from_secs(10), || {

@@ -37,22 +37,23 @@ fn assert_said_once(msg: &str, url: &str) {
     );
 }
 
-#[test]
-fn dns_failure_names_the_host_it_could_not_resolve() {
-    let url = "http://feeds.nonexistent.invalid/rss.xml";
+/// Fetches `url`, which must fail as an HTTP-level failure of `kind` whose message names the feed
+/// and URL once; returns the error and its message for the test's own checks.
+fn http_failure(url: &str, kind: NetKind) -> (FetchError, String) {
     let e = fetch_err(url, FetchOptions::default());
     let msg = e.to_string();
     assert_said_once(&msg, url);
     assert!(
-        matches!(
-            e,
-            FetchError::Http {
-                kind: NetKind::Dns,
-                ..
-            }
-        ),
+        matches!(&e, FetchError::Http { kind: k, .. } if *k == kind),
         "{e:?}"
     );
+    (e, msg)
+}
+
+#[test]
+fn dns_failure_names_the_host_it_could_not_resolve() {
+    let url = "http://feeds.nonexistent.invalid/rss.xml";
+    let (_, msg) = http_failure(url, NetKind::Dns);
     assert!(
         msg.contains("cannot resolve host feeds.nonexistent.invalid (DNS: "),
         "{msg}"
@@ -67,19 +68,7 @@ fn refused_connection_names_host_and_port() {
         .map(|a| a.port())
         .expect("free port");
     let url = format!("http://127.0.0.1:{port}/feed.xml");
-    let e = fetch_err(&url, FetchOptions::default());
-    let msg = e.to_string();
-    assert_said_once(&msg, &url);
-    assert!(
-        matches!(
-            e,
-            FetchError::Http {
-                kind: NetKind::Refused,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let (e, msg) = http_failure(&url, NetKind::Refused);
     assert!(
         msg.ends_with(&format!(
             "connection refused by 127.0.0.1:{port} (nothing listens there?)"
@@ -96,19 +85,7 @@ fn tls_failure_names_the_host_and_the_certificate_problem() {
         .expect("tls server")
         .with_tls(TlsMode::Implicit);
     let url = format!("https://localhost:{}/feed.xml", tls.port());
-    let e = fetch_err(&url, FetchOptions::default());
-    let msg = e.to_string();
-    assert_said_once(&msg, &url);
-    assert!(
-        matches!(
-            e,
-            FetchError::Http {
-                kind: NetKind::Tls,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    let (_, msg) = http_failure(&url, NetKind::Tls);
     assert!(
         msg.contains("TLS handshake with localhost failed: "),
         "{msg}"
