@@ -19,6 +19,7 @@ pub mod opml;
 pub mod schedule;
 pub mod store;
 pub mod stories;
+pub mod testhook;
 
 pub mod cli;
 pub mod daemon;
