@@ -30,6 +30,17 @@ pub fn delivery_backoff(attempt: u32) -> Duration {
 /// rendered from its stored JSON, never rebuilt. Each delivery is marked `sending` before it starts
 /// and `sent` after; a failure is recorded with the next attempt time.
 pub async fn deliver_pending(ctx: &Context, now: Timestamp, all: bool) -> Result<DeliveryReport> {
+    // A crash after a body went out leaves its delivery `sending`: it becomes `uncertain` and
+    // waits, rather than being sent again at once.
+    for d in ctx.with_store(|s| s.recover_interrupted_deliveries(now))? {
+        tracing::warn!(
+            "delivery {} of digest #{} was interrupted after the message went to the server; \
+             it may have arrived, next attempt at {}",
+            d.id,
+            d.digest_id,
+            d.next_attempt
+        );
+    }
     let pending = ctx.with_store(|s| s.pending_deliveries(if all { None } else { Some(now) }))?;
     deliver_these(ctx, pending).await
 }
@@ -90,7 +101,7 @@ async fn deliver_recorded(
         describe_target(&p.target)
     );
     ctx.with_store(|s| s.mark_sending(p.id))?;
-    let result = deliver_one(ctx, stored, digest, &p.target).await;
+    let result = deliver_one(ctx, p.id, stored, digest, &p.target).await;
     let now = Timestamp::now();
     match result {
         Ok(detail) => {
@@ -100,7 +111,22 @@ async fn deliver_recorded(
         }
         Err(DeliveryFailure {
             message: e,
+            uncertain: true,
+            ..
+        }) => {
+            // The server has the message but never confirmed it: a quick retry would likely
+            // send a second copy, so wait for hours.
+            let next = add(now, store::UNCERTAIN_RETRY);
+            ctx.with_store(|s| s.mark_uncertain(p.id, &e, next))?;
+            tracing::warn!(
+                "delivery of {label} is uncertain (it may have arrived; not retried before {next}): {e}"
+            );
+            report.failed.push(format!("{label}: {e}"));
+        }
+        Err(DeliveryFailure {
+            message: e,
             transient,
+            ..
         }) => {
             // A permanent failure (bad address, 5xx) needs a fix by the user: retry only rarely.
             let delay = if transient {
@@ -118,9 +144,11 @@ async fn deliver_recorded(
 }
 
 /// A failed delivery: its message, and whether retrying soon can help (else retry only rarely).
+/// `uncertain`: the message may have arrived (sent, never confirmed): retry only after hours.
 struct DeliveryFailure {
     message: String,
     transient: bool,
+    uncertain: bool,
 }
 
 impl From<String> for DeliveryFailure {
@@ -128,6 +156,7 @@ impl From<String> for DeliveryFailure {
         DeliveryFailure {
             message,
             transient: true,
+            uncertain: false,
         }
     }
 }
@@ -136,6 +165,7 @@ impl From<DeliverError> for DeliveryFailure {
     fn from(e: DeliverError) -> Self {
         DeliveryFailure {
             transient: e.is_transient(),
+            uncertain: e.is_uncertain(),
             message: e.to_string(),
         }
     }
@@ -145,6 +175,7 @@ type Delivered = std::result::Result<String, DeliveryFailure>;
 
 async fn deliver_one(
     ctx: &Context,
+    delivery_id: i64,
     stored: &StoredDigest,
     digest: &Digest,
     target: &str,
@@ -153,7 +184,7 @@ async fn deliver_one(
         serde_json::from_str(target).map_err(|e| format!("unreadable target {target}: {e}"))?;
     match target {
         Target::File { dir, formats } => write_files(ctx, stored, digest, dir, &formats).await,
-        Target::Email { to } => send_email(ctx, stored, digest, &to).await,
+        Target::Email { to } => send_email(ctx, delivery_id, stored, digest, &to).await,
     }
 }
 
@@ -191,9 +222,12 @@ async fn write_files(
 }
 
 /// Sends `digest` as one email to `to` through the configured transport: the email edition
-/// (HTML under the digest's `email_budget`, complete text part) with the list headers.
+/// (HTML under the digest's `email_budget`, complete text part) with the list headers. Over SMTP
+/// the moment the body has gone out (just before the final ".") is recorded, so that a crash from
+/// then on leaves the delivery uncertain instead of due for an immediate resend.
 async fn send_email(
     ctx: &Context,
+    delivery_id: i64,
     stored: &StoredDigest,
     digest: &Digest,
     to: &[String],
@@ -227,7 +261,13 @@ async fn send_email(
             from: smtp.from.clone(),
             timeout: smtp.timeout,
         };
-        deliver::send_smtp(&s, to, &content).await?;
+        let on_body = || {
+            let marked = ctx.with_store(|st| st.mark_body_sent(delivery_id, Timestamp::now()));
+            if let Err(e) = marked {
+                tracing::warn!("{e}");
+            }
+        };
+        deliver::send_smtp_observed(&s, to, &content, on_body).await?;
         Ok(format!("sent by SMTP via {}:{}", smtp.host, smtp.port))
     } else if let Some(sm) = &settings.sendmail {
         deliver::send_sendmail(&sm.command, &sm.from, to, &content).await?;
