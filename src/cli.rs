@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use crate::config::{self, ConfigError, DigestSettings, Settings};
 use crate::digest::Format;
 use crate::pipeline::{self, Context, FeedStatus, FetchProgress};
+use crate::store::InstanceLock;
 
 /// Exit code for an invalid configuration (sysexits EX_CONFIG); the unit does not restart on it.
 pub const EXIT_CONFIG: u8 = 78;
@@ -423,6 +424,16 @@ fn write_stdout(text: &str) -> Result<(), Failure> {
 
 fn check_config(c: &Configured) -> Result<u8, Failure> {
     let settings = &c.settings;
+    if let Err(why) = crate::store::check_state_dir(&settings.state_dir) {
+        return Err(Failure {
+            code: EXIT_CONFIG,
+            error: anyhow::anyhow!(
+                "{}: state_dir {} {why}",
+                c.path.display(),
+                settings.state_dir.display()
+            ),
+        });
+    }
     check_templates(settings)?;
     println!(
         "{}: ok — {} feeds ({} enabled), {} digests, state in {}",
@@ -491,6 +502,7 @@ fn export_opml(settings: &Settings) -> Result<u8, Failure> {
 }
 
 fn run_daemon(c: Configured) -> Result<u8, Failure> {
+    let _lock = InstanceLock::acquire(&c.settings.state_dir)?;
     runtime()?
         .block_on(crate::daemon::run(c.path, c.settings))
         .context("daemon failed")?;
@@ -498,6 +510,7 @@ fn run_daemon(c: Configured) -> Result<u8, Failure> {
 }
 
 fn fetch(c: Configured) -> Result<u8, Failure> {
+    let _lock = InstanceLock::acquire(&c.settings.state_dir)?;
     runtime()?
         .block_on(async {
             let ctx = Context::new(c.settings)?;
@@ -508,6 +521,7 @@ fn fetch(c: Configured) -> Result<u8, Failure> {
 }
 
 fn once(c: Configured) -> Result<u8, Failure> {
+    let _lock = InstanceLock::acquire(&c.settings.state_dir)?;
     runtime()?
         .block_on(async {
             let ctx = Context::new(c.settings)?;
@@ -527,6 +541,11 @@ fn once(c: Configured) -> Result<u8, Failure> {
 }
 
 fn digest(c: Configured, args: &DigestArgs) -> Result<u8, Failure> {
+    // A dry run writes nothing of note: it may run beside the daemon.
+    let _lock = match args.dry_run {
+        true => None,
+        false => Some(InstanceLock::acquire(&c.settings.state_dir)?),
+    };
     runtime()?
         .block_on(async {
             let ctx = Context::new(c.settings)?;
@@ -704,6 +723,8 @@ fn write_status(
 }
 
 fn resend(c: Configured, name: &str, id: Option<i64>) -> Result<u8, Failure> {
+    // It delivers: two senders of one outbox could both send a delivery.
+    let _lock = InstanceLock::acquire(&c.settings.state_dir)?;
     runtime()?
         .block_on(async {
             let ctx = Context::new(c.settings)?;

@@ -10,6 +10,7 @@ mod config;
 mod deliver;
 mod e2e;
 mod email;
+mod faults;
 mod feeds_corpus;
 mod fetch;
 mod ingest;
