@@ -174,13 +174,24 @@ fn load_one(
             continue;
         };
         let mut seen = std::collections::HashSet::new();
+        let mut file_articles = Vec::new();
         for (index, entry) in parsed.entries.iter().enumerate() {
-            let Some(mut a) = crate::normalize::normalize(entry, &publisher, &url, now) else {
+            let Some(a) = crate::normalize::normalize(entry, &publisher, &url, now) else {
                 continue;
             };
-            if !seen.insert(a.key.clone()) {
-                continue;
+            if seen.insert(a.key.clone()) {
+                file_articles.push((index, a));
             }
+        }
+        // As ingest does: the file is one fetch of the feed, whose boilerplate goes before tagging.
+        let texts: Vec<String> = parsed
+            .entries
+            .iter()
+            .map(crate::normalize::entry_text)
+            .collect();
+        let bp = crate::normalize::Boilerplate::find(&texts);
+        for (index, mut a) in file_articles {
+            a.text = bp.strip(&a.text);
             a.entities = crate::ner::tag_article(&a.title, &a.text);
             at.insert((file.clone(), index), articles.len());
             articles.push(a);

@@ -1,6 +1,6 @@
 //! The CPU side of ingesting one fetched feed body, run on the CPU pool ([`super::cpu`]), never on
 //! the async reactor: parse → key every entry from the raw entry → one lookup of all keys in the
-//! store → normalise, strip, detect languages and tag only the entries that are new or changed →
+//! store → normalise, strip boilerplate (found over the whole fetch), detect languages and tag only the entries that are new or changed →
 //! an [`IngestBatch`] for the writer.
 //!
 //! An entry's key is its canonical URL, else its guid, else (no link, no guid) the fingerprint of
@@ -193,9 +193,11 @@ impl Work<'_> {
                 rows.push(*row);
             }
         }
-        // 2. Languages, as one fetch of this feed (cheap when the feed is settled).
+        // 2. Boilerplate, found over the whole fetch: the known entries' text counts too.
+        self.strip_boilerplate(entries, todo, &mut articles);
+        // 3. Languages, as one fetch of this feed (cheap when the feed is settled).
         let languages = normalize::detect_languages(&mut articles, self.declared, self.settled);
-        // 3. Entities.
+        // 4. Entities.
         articles.par_iter_mut().for_each(|a| {
             a.entities = crate::ner::tag_article(&a.title, &a.text);
         });
@@ -211,5 +213,28 @@ impl Work<'_> {
             })
             .collect();
         (out, languages.inferred)
+    }
+
+    /// Strips the fetch's boilerplate ([`normalize::Boilerplate`]) from `articles` (the normalised
+    /// entries of `todo`). Found over every entry of the fetch, so a feed whose
+    /// other items are already stored still has its recurring lines recognised.
+    fn strip_boilerplate(&self, entries: &[RawEntry], todo: &[Todo], articles: &mut [Article]) {
+        if articles.is_empty() {
+            return;
+        }
+        let normalised: HashSet<usize> = todo.iter().map(|&(i, _)| i).collect();
+        let mut texts: Vec<String> = (0..entries.len())
+            .into_par_iter()
+            .filter(|i| !normalised.contains(i))
+            .map(|i| normalize::entry_text(&entries[i]))
+            .collect();
+        texts.extend(articles.iter().map(|a| a.text.clone()));
+        let bp = normalize::Boilerplate::find(&texts);
+        if !bp.found().is_empty() {
+            tracing::debug!(feed = %self.feed, found = bp.found().len(), items = texts.len(), "boilerplate");
+        }
+        for a in articles.iter_mut() {
+            a.text = bp.strip(&a.text);
+        }
     }
 }

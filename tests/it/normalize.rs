@@ -616,3 +616,96 @@ fn author_email_form_is_reduced_to_the_name() {
     let a = normalize(&e, "f", "", ts("2024-01-01T00:00:00Z")).expect("a");
     assert_eq!(a.author.as_deref(), Some("Jane & Joe"));
 }
+
+/// Tokens of channel and newsletter boilerplate that must never reach the tagger.
+const BOILERPLATE_TOKENS: &[&str] = &[
+    "subscribe",
+    "ajenglish",
+    "newsletter",
+    "http",
+    "www.",
+    "twitter.com",
+    "appeared first",
+];
+
+/// Regression (issue 10): one outlet's boilerplate — Al Jazeera's YouTube channel lines
+/// ("Subscribe to our channel: http://aje.io/AJSubscribe", "Follow us on Twitter:
+/// https://twitter.com/AJEnglish", …) — was tagged as entities ("AJSubscribe", "AJEnglish") and
+/// explained stories. Built from the development snapshots' own items: every feed file is one
+/// fetch; what recurs across its items is found, and no article the evaluation loader (which
+/// strips as ingest does) tags carries a boilerplate token among its entities.
+#[test]
+fn regression_outlet_boilerplate_tagged_as_entities() {
+    let Some(root) = crate::support::shared::require("data/feeds/news-snapshots") else {
+        return;
+    };
+    // What each feed repeats, per snapshot (cheap: no tagging).
+    let mut aj_found = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("snapshots")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("bbc.xml").exists() || p.join("cnn.xml").exists())
+        .collect();
+    dirs.sort();
+    for dir in &dirs {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("snapshot")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "xml"))
+            .collect();
+        files.sort();
+        for f in files {
+            let body = std::fs::read(&f).expect("feed file");
+            let Ok(parsed) = parse(&body, "http://127.0.0.1/feed.xml") else {
+                continue;
+            };
+            let texts: Vec<String> = parsed
+                .entries
+                .iter()
+                .map(digestif::normalize::entry_text)
+                .collect();
+            let bp = digestif::normalize::Boilerplate::find(&texts);
+            let name = f.file_stem().unwrap_or_default().to_string_lossy();
+            for (seg, n) in bp.found() {
+                eprintln!(
+                    "{} {name}: {n}/{} items: {seg:?}",
+                    dir.file_name().unwrap_or_default().to_string_lossy(),
+                    texts.len()
+                );
+            }
+            let stripped: Vec<String> = texts.iter().map(|t| bp.strip(t)).collect();
+            if name.contains("aljazeera") {
+                aj_found += bp.found().len();
+                for t in &stripped {
+                    assert!(
+                        !t.contains("AJSubscribe") && !t.contains("AJEnglish"),
+                        "{t}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        aj_found > 0,
+        "the Al Jazeera feeds' channel lines were not found"
+    );
+    // What the evaluation (and so ingest) tags: no boilerplate token among any entity.
+    let snaps = digestif::devdata::load_snapshots(&root, None, &[]).expect("labelled snapshots");
+    let mut bad = Vec::new();
+    for s in &snaps {
+        for a in &s.articles {
+            for e in &a.entities {
+                let low = e.name.to_lowercase();
+                if BOILERPLATE_TOKENS.iter().any(|t| low.contains(t)) || low.contains("ajsubscribe")
+                {
+                    bad.push(format!("{} / {}: {} ({})", s.name, a.feed, e.name, a.title));
+                }
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "boilerplate tagged as entities:\n{}",
+        bad.join("\n")
+    );
+}

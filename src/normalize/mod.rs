@@ -4,7 +4,11 @@
 //! text from HTML, the sanitised HTML excerpt (ammonia: no scripts, styles, iframes, event handlers,
 //! `javascript:` links or images of any kind; links absolute with `rel="noopener noreferrer"`),
 //! canonical URLs (tracking parameters and fragments dropped), the published-time fallback chain,
-//! language detection (whatlang, only when reliable) and the dedupe key of an article.
+//! language detection (whatlang, only when reliable), the dedupe key of an article, and a feed's
+//! boilerplate ([`boilerplate`]: what one fetch of a feed repeats across its items, stripped from
+//! the text tagging, grouping and summaries read).
+
+pub mod boilerplate;
 
 use std::collections::HashSet;
 
@@ -13,6 +17,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::feed::RawEntry;
 use crate::model::Article;
+
+pub use boilerplate::Boilerplate;
 
 /// Plain-text length (in chars) of the HTML excerpt before it is cut at a word boundary.
 pub const EXCERPT_CHARS: usize = 600;
@@ -95,6 +101,23 @@ pub fn normalize_text(
         language: None,
         entities: Vec::new(),
     })
+}
+
+/// The plain text [`normalize`] gives an entry (before boilerplate is stripped): what
+/// [`Boilerplate::find`] reads for the entries of a fetch that are not normalised again.
+pub fn entry_text(entry: &RawEntry) -> String {
+    pick_body(entry).map(html_to_text).unwrap_or_default()
+}
+
+/// Finds the boilerplate of one fetch of one feed (`articles`: its items, normalised) and strips
+/// it from their text. The articles' titles, excerpts and keys are left as they are.
+pub fn strip_boilerplate(articles: &mut [Article]) -> Boilerplate {
+    let texts: Vec<&str> = articles.iter().map(|a| a.text.as_str()).collect();
+    let bp = Boilerplate::find(&texts);
+    for a in articles.iter_mut() {
+        a.text = bp.strip(&a.text);
+    }
+    bp
 }
 
 /// The entry's guid, trimmed, when it has one.
