@@ -331,7 +331,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             init_logging(&level);
             import_opml(&config_path(&cli), files)
         }
-        Command::CheckConfig => check_config(&configured(&cli)?),
+        Command::CheckConfig => check_config(&loaded(&cli, config::check)?),
         Command::ExportOpml => export_opml(&configured(&cli)?.settings),
         Command::Run => run_daemon(configured(&cli)?),
         Command::Fetch => fetch(configured(&cli)?),
@@ -353,8 +353,16 @@ struct Configured {
 }
 
 fn configured(cli: &Cli) -> Result<Configured, Failure> {
+    loaded(cli, config::load)
+}
+
+/// The configuration read by `load` ([`config::load`], or [`config::check`] for `check-config`).
+fn loaded(
+    cli: &Cli,
+    load: fn(&Path) -> Result<(Settings, Vec<String>), ConfigError>,
+) -> Result<Configured, Failure> {
     let path = config_path(cli);
-    let (settings, warnings) = config::load(&path)?;
+    let (settings, warnings) = load(&path)?;
     let level = cli
         .log_level
         .clone()

@@ -21,9 +21,44 @@ pub(super) struct Cx {
     pub(super) base: PathBuf,
     pub(super) idx: SpanIndex,
     pub(super) warnings: Vec<String>,
+    /// The errors found so far: validation goes on after one, so a file's errors are all
+    /// reported at once.
+    pub(super) errors: Vec<ConfigError>,
+    /// `check-config`: also require a feed and a digest, and that local feed files exist.
+    pub(super) complete: bool,
+    /// Names and tags of the feeds that did not pass the schema (a digest may select them).
+    pub(super) loose_names: Vec<String>,
 }
 
 impl Cx {
+    /// Records `e` and goes on.
+    pub(super) fn push(&mut self, e: ConfigError) {
+        self.errors.push(e);
+    }
+
+    /// The value of `r`, or `None` with its error recorded.
+    pub(super) fn check<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        r.map_err(|e| self.push(e)).ok()
+    }
+
+    /// Ok when no error was recorded; else the one error, or all of them in file order.
+    pub(super) fn finish(&mut self) -> Result<(), ConfigError> {
+        let mut errors = std::mem::take(&mut self.errors);
+        // File order; what concerns the whole file ("no [[feed]]") last.
+        errors.sort_by_key(|e| match e {
+            ConfigError::Invalid {
+                line, column, key, ..
+            } => (key == "(root)", *line, *column),
+            _ => (false, 0, 0),
+        });
+        errors.dedup_by(|a, b| a.to_string() == b.to_string());
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConfigError::Several { errors }),
+        }
+    }
+
     pub(super) fn err(&self, key: &str, message: &str) -> ConfigError {
         let (line, column) = self.idx.position(key);
         self.err_at(key, line, column, message)

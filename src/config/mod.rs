@@ -20,7 +20,7 @@ use toml::de::DeTable;
 
 use crate::schedule::Schedule;
 use cx::{Cx, key_from_text};
-use raw::{RawConfig, Unknown, unknown_name};
+use raw::{RawConfig, RawDigest, RawFeed, Unknown, unknown_name};
 use spans::{SpanIndex, join};
 
 pub use cx::valid_mailbox;
@@ -56,6 +56,19 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// Every error of a file, in file order (each an [`ConfigError::Invalid`]).
+    #[error("{} errors:\n{}", errors.len(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several { errors: Vec<ConfigError> },
+}
+
+impl ConfigError {
+    /// The single errors: itself, or each of [`ConfigError::Several`].
+    pub fn each(&self) -> Vec<&ConfigError> {
+        match self {
+            ConfigError::Several { errors } => errors.iter().collect(),
+            e => vec![e],
+        }
+    }
 }
 
 /// A secret that could not be read at use time.
@@ -223,6 +236,14 @@ impl FeedSettings {
     pub fn is_file(&self) -> bool {
         self.url.starts_with("file:")
     }
+
+    /// The local path of a `file://` feed.
+    pub fn file_path(&self) -> Option<PathBuf> {
+        if !self.is_file() {
+            return None;
+        }
+        url::Url::parse(&self.url).ok()?.to_file_path().ok()
+    }
 }
 
 /// One `[[digest]]`.
@@ -302,16 +323,36 @@ pub struct SmtpConfig {
 /// Reads and validates the config file at `path`. Returns the settings and warnings (e.g. a
 /// plain password in the file) that the caller should log.
 pub fn load(path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let text = read(path)?;
+    parse_str(&text, path)
+}
+
+/// What `check-config` checks: [`load`], and also that the config has a feed and a digest and
+/// that every local feed file exists. Every error of the file is reported, not only the first.
+pub fn check(path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
+    let text = read(path)?;
+    parse(&text, path, true)
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_str(&text, path)
+    })
 }
 
 /// Validates config `text` as if read from `path` (relative paths resolve against its folder), in
 /// three steps: syntax, keys and types (the serde schema), values.
 pub fn parse_str(text: &str, path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
+    parse(text, path, false)
+}
+
+/// [`check`] on config `text` as if read from `path`.
+pub fn check_str(text: &str, path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
+    parse(text, path, true)
+}
+
+fn parse(text: &str, path: &Path, complete: bool) -> Result<(Settings, Vec<String>), ConfigError> {
     let abs_path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let base = abs_path
         .parent()
@@ -323,15 +364,22 @@ pub fn parse_str(text: &str, path: &Path) -> Result<(Settings, Vec<String>), Con
         base,
         idx: SpanIndex::lines_only(text),
         warnings: Vec::new(),
+        errors: Vec::new(),
+        complete,
+        loose_names: Vec::new(),
     };
     // 1. syntax
     let doc = DeTable::parse(text).map_err(|e| syntax_error(text, &cx, &e))?;
     cx.idx = SpanIndex::build(text, &doc);
     // 2. keys and types
-    let raw = deserialize(&cx, text)?;
-    // 3. values
-    let settings = validate::validate(&mut cx, raw)?;
-    Ok((settings, cx.warnings))
+    let raw = deserialize(&mut cx, text);
+    // 3. values (of what the schema let through, so all errors are found in one pass)
+    let settings = raw.map(|raw| validate::validate(&mut cx, raw));
+    cx.finish()?;
+    match settings {
+        Some(s) => Ok((s, cx.warnings)),
+        None => Err(cx.err("", "invalid config")),
+    }
 }
 
 /// A TOML syntax error, placed at the key path of its line when one can be told.
@@ -352,28 +400,95 @@ fn syntax_error(text: &str, cx: &Cx, e: &toml::de::Error) -> ConfigError {
     }
 }
 
-/// The raw schema, with unknown keys (and a "did you mean") and type errors placed at their key path.
-fn deserialize(cx: &Cx, text: &str) -> Result<RawConfig, ConfigError> {
-    let de =
-        toml::de::Deserializer::parse(text).map_err(|e| cx.err("(syntax)", e.message().trim()))?;
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let key = e.path().to_string();
-        let key = if key == "." { String::new() } else { key };
-        let mut message = e.inner().message().trim().to_string();
-        match unknown_name(&message) {
-            Some(Unknown::Key { name, known }) => return unknown_key(cx, &key, &name, &known),
-            Some(Unknown::Value { name, known }) => return unknown_value(cx, &key, &name, &known),
-            None => {}
+/// The raw schema, with unknown keys (and a "did you mean") and type errors placed at their key
+/// path. Each `[[feed]]` and `[[digest]]` is read on its own, so an error in one does not hide
+/// those of the others; the names and tags of feeds that did not pass are kept in
+/// `cx.loose_names` so digests that select them are not reported too.
+fn deserialize(cx: &mut Cx, text: &str) -> Option<RawConfig> {
+    let mut table: toml::Table = match toml::from_str(text) {
+        Ok(t) => t,
+        Err(e) => {
+            let e = cx.err("(syntax)", e.message().trim());
+            cx.push(e);
+            return None;
         }
-        if message.contains("did not match any variant") {
-            message = match key.rsplit('.').next().unwrap_or("") {
-                "max_body" => "expected an integer number of bytes or a size string like \"10MiB\""
-                    .to_string(),
-                _ => "expected a string or a list of strings".to_string(),
-            };
+    };
+    let feeds = table.remove("feed");
+    let digests = table.remove("digest");
+    let feed = elements::<RawFeed>(cx, "feed", feeds, true);
+    let digest = elements::<RawDigest>(cx, "digest", digests, false);
+    let mut raw: RawConfig = schema(cx, "", toml::Value::Table(table))?;
+    raw.feed = feed;
+    raw.digest = digest;
+    Some(raw)
+}
+
+/// The elements of the array of tables `name` that pass the schema.
+fn elements<T: serde::de::DeserializeOwned>(
+    cx: &mut Cx,
+    name: &str,
+    value: Option<toml::Value>,
+    keep_names: bool,
+) -> Vec<T> {
+    let items = match value {
+        None => return Vec::new(),
+        Some(toml::Value::Array(items)) => items,
+        Some(other) => return schema::<Vec<T>>(cx, name, other).unwrap_or_default(),
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let loose = keep_names.then(|| names_and_tags(&item)).unwrap_or_default();
+        match schema::<T>(cx, &format!("{name}[{i}]"), item) {
+            Some(t) => out.push(t),
+            None => cx.loose_names.extend(loose),
         }
-        cx.err(&key, &message)
-    })
+    }
+    out
+}
+
+/// The `name` and `tags` strings of a table, whatever else is wrong with it.
+fn names_and_tags(item: &toml::Value) -> Vec<String> {
+    let name = item.get("name").and_then(toml::Value::as_str);
+    let tags = item.get("tags").and_then(toml::Value::as_array);
+    let tags = tags.into_iter().flatten().filter_map(toml::Value::as_str);
+    name.into_iter().chain(tags).map(str::to_string).collect()
+}
+
+/// `value` read as a `T`, the table at key path `prefix`; `None` with the error recorded.
+fn schema<T: serde::de::DeserializeOwned>(
+    cx: &mut Cx,
+    prefix: &str,
+    value: toml::Value,
+) -> Option<T> {
+    let r = serde_path_to_error::deserialize(value).map_err(|e| {
+        let rel = e.path().to_string();
+        let key = match rel.as_str() {
+            "." => prefix.to_string(),
+            r if r.starts_with('[') || prefix.is_empty() => format!("{prefix}{r}"),
+            r => join(prefix, r),
+        };
+        schema_error(cx, &key, e.inner().message().trim())
+    });
+    cx.check(r)
+}
+
+/// A serde error at `key`: unknown key or value with a suggestion, or a clearer type message.
+fn schema_error(cx: &Cx, key: &str, message: &str) -> ConfigError {
+    match unknown_name(message) {
+        Some(Unknown::Key { name, known }) => return unknown_key(cx, key, &name, &known),
+        Some(Unknown::Value { name, known }) => return unknown_value(cx, key, &name, &known),
+        None => {}
+    }
+    let mut message = message.to_string();
+    if message.contains("did not match any variant") {
+        message = match key.rsplit('.').next().unwrap_or("") {
+            "max_body" | "email_budget" => {
+                "expected an integer number of bytes or a size string like \"10MiB\"".to_string()
+            }
+            _ => "expected a string or a list of strings".to_string(),
+        };
+    }
+    cx.err(key, &message)
 }
 
 /// An unknown key `key` in the table at `table_path`, with the closest known key if one is close.

@@ -24,25 +24,36 @@ const DEFAULT_STATE_DIR: &str = "/var/lib/digestif";
 
 /// Validates every table, in file order: top level, `[fetch]`, `[[feed]]`, `[smtp]`, `[sendmail]`,
 /// `[[digest]]` (digests refer to feeds and need a mail transport for email outputs).
-pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Result<Settings, ConfigError> {
-    let top = TopLevel::from_raw(cx, &raw)?;
+///
+/// Each check records its error in `cx` and validation goes on with a stand-in value, so one pass
+/// finds every error of the file; the caller turns them into one [`ConfigError`]. The settings
+/// returned are only meaningful when no error was recorded.
+pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Settings {
+    let top = TopLevel::from_raw(cx, &raw);
     let fetch = match &raw.fetch {
-        Some(f) => fetch_from_raw(cx, f)?,
+        Some(f) => fetch_from_raw(cx, f),
         None => FetchSettings::default(),
     };
-    let feeds = feeds_from_raw(cx, raw.feed)?;
-    let smtp = raw.smtp.map(|s| smtp_from_raw(cx, s)).transpose()?;
-    let sendmail = raw
-        .sendmail
-        .map(|s| sendmail_from_raw(cx, s, smtp.is_some()))
-        .transpose()?;
+    let feeds = feeds_from_raw(cx, raw.feed);
+    let has_transport = raw.smtp.is_some() || raw.sendmail.is_some();
+    let has_smtp = raw.smtp.is_some();
+    let smtp = raw.smtp.and_then(|s| {
+        let r = smtp_from_raw(cx, s);
+        cx.check(r)
+    });
+    let sendmail = raw.sendmail.and_then(|s| {
+        let r = sendmail_from_raw(cx, s, has_smtp);
+        cx.check(r)
+    });
     let email_from = smtp
         .as_ref()
         .map(|s| s.from.clone())
         .or_else(|| sendmail.as_ref().map(|s| s.from.clone()));
-    let has_transport = smtp.is_some() || sendmail.is_some();
-    let digests = digests_from_raw(cx, raw.digest, &feeds, has_transport)?;
-    Ok(Settings {
+    let digests = digests_from_raw(cx, raw.digest, &feeds, has_transport);
+    if cx.complete {
+        completeness(cx, &feeds, &digests);
+    }
+    Settings {
         path: cx.path.clone(),
         state_dir: top.state_dir,
         timezone: top.timezone,
@@ -55,7 +66,39 @@ pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Result<Settings, ConfigEr
         sendmail,
         email_from,
         log_level: top.log_level,
-    })
+    }
+}
+
+/// What `check-config` also requires: a feed and a digest (a config without either does
+/// nothing), and local feed files that exist.
+fn completeness(cx: &mut Cx, feeds: &[FeedSettings], digests: &[DigestSettings]) {
+    if feeds.is_empty() && cx.loose_names.is_empty() {
+        let e = cx.err(
+            "",
+            "no [[feed]]: add one with name = \"...\" and url = \"https://...\"",
+        );
+        cx.push(e);
+    }
+    if digests.is_empty() && !cx.idx.has("digest") {
+        let e = cx.err(
+            "",
+            "no [[digest]]: add one with name, at = \"07:00\" and a [[digest.output]]",
+        );
+        cx.push(e);
+    }
+    for (i, f) in feeds.iter().enumerate() {
+        let Some(path) = f.file_path() else { continue };
+        let problem = match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => continue,
+            Ok(_) => "is not a file".to_string(),
+            Err(e) => e.to_string(),
+        };
+        let e = cx.err_value(
+            &format!("feed[{i}].url"),
+            &format!("local feed file {}: {problem}", path.display()),
+        );
+        cx.push(e);
+    }
 }
 
 // ------------------------------------------------------------------------------------ top level
@@ -70,9 +113,13 @@ struct TopLevel {
 }
 
 impl TopLevel {
-    fn from_raw(cx: &Cx, raw: &RawConfig) -> Result<TopLevel, ConfigError> {
+    fn from_raw(cx: &mut Cx, raw: &RawConfig) -> TopLevel {
         let state_dir = match &raw.state_dir {
-            Some(s) if s.trim().is_empty() => return Err(cx.err("state_dir", "empty path")),
+            Some(s) if s.trim().is_empty() => {
+                let e = cx.err("state_dir", "empty path");
+                cx.push(e);
+                PathBuf::from(DEFAULT_STATE_DIR)
+            }
             Some(s) => cx.resolve_path(s),
             None => match std::env::var("STATE_DIRECTORY") {
                 // systemd StateDirectory= (may list several, colon-separated)
@@ -83,150 +130,150 @@ impl TopLevel {
             },
         };
         let timezone_name = raw.timezone.clone().unwrap_or_else(|| "UTC".to_string());
-        let timezone =
-            schedule::parse_time_zone(&timezone_name).map_err(|m| cx.err("timezone", &m))?;
+        let timezone = schedule::parse_time_zone(&timezone_name).map_err(|m| cx.err("timezone", &m));
+        let timezone = cx.check(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let template_dir = match &raw.template_dir {
-            Some(s) if s.trim().is_empty() => return Err(cx.err("template_dir", "empty path")),
+            Some(s) if s.trim().is_empty() => {
+                let e = cx.err("template_dir", "empty path");
+                cx.push(e);
+                None
+            }
             Some(s) => Some(cx.resolve_path(s)),
             None => None,
         };
         let log_level = raw.log_level.clone().unwrap_or_else(|| "info".to_string());
         if !valid_log_level(&log_level) {
-            return Err(cx.err(
+            let e = cx.err(
                 "log_level",
                 &format!(
                     "invalid log level {log_level:?} (trace, debug, info, warn, error, off, or a filter like \"digestif=debug,warn\")"
                 ),
-            ));
+            );
+            cx.push(e);
         }
-        Ok(TopLevel {
+        TopLevel {
             state_dir,
             timezone,
             timezone_name,
             template_dir,
             log_level,
-        })
+        }
     }
 }
 
 // -------------------------------------------------------------------------------------- [fetch]
 
-fn fetch_from_raw(cx: &Cx, f: &RawFetch) -> Result<FetchSettings, ConfigError> {
+fn fetch_from_raw(cx: &mut Cx, f: &RawFetch) -> FetchSettings {
     let mut fetch = FetchSettings::default();
-    fetch.timeout = duration(cx, "fetch.timeout", f.timeout.as_deref(), fetch.timeout)?;
-    fetch.connect_timeout = duration(
+    let r = duration(cx, "fetch.timeout", f.timeout.as_deref(), fetch.timeout);
+    fetch.timeout = cx.check(r).unwrap_or(fetch.timeout);
+    let r = duration(
         cx,
         "fetch.connect_timeout",
         f.connect_timeout.as_deref(),
         fetch.connect_timeout,
-    )?;
+    );
+    fetch.connect_timeout = cx.check(r).unwrap_or(fetch.connect_timeout);
+    let mut bad = Vec::new();
     if fetch.timeout.is_zero() {
-        return Err(cx.err("fetch.timeout", "must be more than 0"));
+        bad.push(("fetch.timeout", "must be more than 0"));
     }
     if fetch.connect_timeout.is_zero() {
-        return Err(cx.err("fetch.connect_timeout", "must be more than 0"));
+        bad.push(("fetch.connect_timeout", "must be more than 0"));
     }
     match &f.max_body {
         None => {}
         Some(SizeValue::Bytes(n)) => fetch.max_body = *n,
         Some(SizeValue::Text(s)) => {
-            fetch.max_body = schedule::parse_size(s).map_err(|m| cx.err("fetch.max_body", &m))?
+            let r = schedule::parse_size(s).map_err(|m| cx.err("fetch.max_body", &m));
+            fetch.max_body = cx.check(r).unwrap_or(fetch.max_body);
         }
     }
     if fetch.max_body < 1024 {
-        return Err(cx.err("fetch.max_body", "must be at least 1KiB"));
+        bad.push(("fetch.max_body", "must be at least 1KiB"));
     }
-    if let Some(n) = f.concurrency {
-        if n == 0 {
-            return Err(cx.err("fetch.concurrency", "must be at least 1"));
-        }
-        fetch.concurrency = n as usize;
+    match f.concurrency {
+        Some(0) => bad.push(("fetch.concurrency", "must be at least 1")),
+        Some(n) => fetch.concurrency = n as usize,
+        None => {}
     }
-    if let Some(n) = f.per_host {
-        if n == 0 {
-            return Err(cx.err("fetch.per_host", "must be at least 1"));
-        }
-        fetch.per_host = n as usize;
+    match f.per_host {
+        Some(0) => bad.push(("fetch.per_host", "must be at least 1")),
+        Some(n) => fetch.per_host = n as usize,
+        None => {}
     }
     if let Some(ua) = &f.user_agent {
         if ua.trim().is_empty() || ua.chars().any(|c| c.is_control()) {
-            return Err(cx.err("fetch.user_agent", "must be non-empty printable text"));
+            bad.push(("fetch.user_agent", "must be non-empty printable text"));
         }
         fetch.user_agent = ua.clone();
     }
     if let Some(allow) = f.allow_private_redirects {
         fetch.allow_private_redirects = allow;
     }
-    Ok(fetch)
+    for (key, message) in bad {
+        let e = cx.err(key, message);
+        cx.push(e);
+    }
+    fetch
 }
 
 // ------------------------------------------------------------------------------------- [[feed]]
 
-fn feeds_from_raw(cx: &mut Cx, raw: Vec<RawFeed>) -> Result<Vec<FeedSettings>, ConfigError> {
+fn feeds_from_raw(cx: &mut Cx, raw: Vec<RawFeed>) -> Vec<FeedSettings> {
     let mut feeds = Vec::new();
     let mut seen_names: HashSet<String> = HashSet::new();
     for (i, f) in raw.into_iter().enumerate() {
         let p = format!("feed[{i}]");
         let name = f.name.trim().to_string();
         if name.is_empty() {
-            return Err(cx.err(&format!("{p}.name"), "empty feed name"));
-        }
-        if !seen_names.insert(name.to_lowercase()) {
-            return Err(cx.err(
+            let e = cx.err(&format!("{p}.name"), "empty feed name");
+            cx.push(e);
+        } else if !seen_names.insert(name.to_lowercase()) {
+            let e = cx.err(
                 &format!("{p}.name"),
                 &format!("duplicate feed name {name:?} (feed names must be unique)"),
-            ));
+            );
+            cx.push(e);
         }
-        feeds.push(feed_from_raw(cx, &p, name, f)?);
+        feeds.push(feed_from_raw(cx, &p, name, f));
     }
-    Ok(feeds)
+    feeds
 }
 
-/// One `[[feed]]` (its `name` already checked), whose key path is `p` (`feed[3]`).
-fn feed_from_raw(
-    cx: &mut Cx,
-    p: &str,
-    name: String,
-    f: RawFeed,
-) -> Result<FeedSettings, ConfigError> {
-    let url = feed_url(cx, &format!("{p}.url"), &f.url)?;
-    let interval = duration(
+/// One `[[feed]]` (its `name` already checked), whose key path is `p` (`feed[3]`). Errors are
+/// recorded in `cx`; the feed is returned anyway so digests can still select it by name.
+fn feed_from_raw(cx: &mut Cx, p: &str, name: String, f: RawFeed) -> FeedSettings {
+    let r = feed_url(cx, &format!("{p}.url"), &f.url);
+    let url = cx.check(r).unwrap_or_default();
+    let r = duration(
         cx,
         &format!("{p}.interval"),
         f.interval.as_deref(),
         Duration::from_secs(3600),
-    )?;
+    );
+    let interval = cx.check(r).unwrap_or(Duration::from_secs(3600));
     if interval < Duration::from_secs(60) {
-        return Err(cx.err(&format!("{p}.interval"), "must be at least 1m"));
+        let e = cx.err(&format!("{p}.interval"), "must be at least 1m");
+        cx.push(e);
     }
     for (j, t) in f.tags.iter().enumerate() {
         if t.trim().is_empty() {
-            return Err(cx.err_value(&format!("{p}.tags[{j}]"), "empty tag"));
+            let e = cx.err_value(&format!("{p}.tags[{j}]"), "empty tag");
+            cx.push(e);
         }
     }
-    let mut headers = Vec::new();
-    for (k, v) in &f.headers {
-        let hk = format!("{p}.headers.{k}");
-        if k.is_empty()
-            || !k
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-        {
-            return Err(cx.err(&hk, &format!("invalid header name {k:?}")));
-        }
-        if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
-            return Err(cx.err(&hk, "header value must not contain line breaks"));
-        }
-        headers.push((k.clone(), v.clone()));
-    }
-    let password = secret(cx, p, f.password, f.password_file, f.password_env)?;
+    let headers = feed_headers(cx, p, &f);
+    let r = secret(cx, p, f.password, f.password_file, f.password_env);
+    let password = cx.check(r).flatten();
     if password.is_some() && f.username.is_none() {
-        return Err(cx.err(
+        let e = cx.err(
             &format!("{p}.username"),
             "a password is set but `username` is missing",
-        ));
+        );
+        cx.push(e);
     }
-    Ok(FeedSettings {
+    FeedSettings {
         name,
         url,
         interval,
@@ -235,7 +282,29 @@ fn feed_from_raw(
         username: f.username,
         password,
         enabled: f.enabled.unwrap_or(true),
-    })
+    }
+}
+
+/// A feed's `headers`: names that HTTP allows, values without line breaks.
+fn feed_headers(cx: &mut Cx, p: &str, f: &RawFeed) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    for (k, v) in &f.headers {
+        let hk = format!("{p}.headers.{k}");
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            let e = cx.err(&hk, &format!("invalid header name {k:?}"));
+            cx.push(e);
+        } else if v.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            let e = cx.err(&hk, "header value must not contain line breaks");
+            cx.push(e);
+        } else {
+            headers.push((k.clone(), v.clone()));
+        }
+    }
+    headers
 }
 
 // --------------------------------------------------------------------------- [smtp], [sendmail]
@@ -317,81 +386,83 @@ fn digests_from_raw(
     raw: Vec<RawDigest>,
     feeds: &[FeedSettings],
     has_transport: bool,
-) -> Result<Vec<DigestSettings>, ConfigError> {
+) -> Vec<DigestSettings> {
     let mut digests = Vec::new();
     let mut digest_names = HashSet::new();
     for (i, d) in raw.into_iter().enumerate() {
         let p = format!("digest[{i}]");
         if !filename_safe(&d.name) {
-            return Err(cx.err(
+            let e = cx.err(
                 &format!("{p}.name"),
                 &format!("invalid digest name {:?} (letters, digits, '.', '_', '-'; starting with a letter or digit; at most 64)", d.name),
-            ));
-        }
-        if !digest_names.insert(d.name.to_lowercase()) {
-            return Err(cx.err(
+            );
+            cx.push(e);
+        } else if !digest_names.insert(d.name.to_lowercase()) {
+            let e = cx.err(
                 &format!("{p}.name"),
                 &format!("duplicate digest name {:?}", d.name),
-            ));
+            );
+            cx.push(e);
         }
-        digests.push(digest_from_raw(cx, &p, d, feeds, has_transport)?);
+        digests.push(digest_from_raw(cx, &p, d, feeds, has_transport));
     }
-    Ok(digests)
+    digests
 }
 
-/// One `[[digest]]` (its name already checked), whose key path is `p` (`digest[0]`).
+/// One `[[digest]]` (its name already checked), whose key path is `p` (`digest[0]`). Errors are
+/// recorded in `cx`.
 fn digest_from_raw(
     cx: &mut Cx,
     p: &str,
     d: RawDigest,
     feeds: &[FeedSettings],
     has_transport: bool,
-) -> Result<DigestSettings, ConfigError> {
+) -> DigestSettings {
     let k = |s: &str| format!("{p}.{s}");
-    let schedule = digest_schedule(cx, p, &d)?;
-    let window = duration(
-        cx,
-        &k("window"),
-        d.window.as_deref(),
-        Duration::from_secs(24 * 3600),
-    )?;
+    let r = digest_schedule(cx, p, &d);
+    let schedule = cx.check(r).unwrap_or_else(|| Schedule::from_times(Vec::new()));
+    let day = Duration::from_secs(24 * 3600);
+    let r = duration(cx, &k("window"), d.window.as_deref(), day);
+    let window = cx.check(r).unwrap_or(day);
     if window.is_zero() {
-        return Err(cx.err(&k("window"), "must be more than 0"));
+        let e = cx.err(&k("window"), "must be more than 0");
+        cx.push(e);
     }
-    let grace = duration(
-        cx,
-        &k("grace"),
-        d.grace.as_deref(),
-        Duration::from_secs(6 * 3600),
-    )?;
+    let six_hours = Duration::from_secs(6 * 3600);
+    let r = duration(cx, &k("grace"), d.grace.as_deref(), six_hours);
+    let grace = cx.check(r).unwrap_or(six_hours);
     let feed_names = match &d.feeds {
         None => feeds.iter().map(|f| f.name.clone()).collect(),
-        Some(sel) => feed_selection(cx, p, sel, feeds)?,
+        Some(sel) => feed_selection(cx, p, sel, feeds),
     };
-    let include = regexes(cx, &k("include"), &d.include)?;
-    let exclude = regexes(cx, &k("exclude"), &d.exclude)?;
-    let max_per_feed = match d.max_per_feed {
-        Some(0) => return Err(cx.err(&k("max_per_feed"), "must be at least 1")),
-        n => n.map(|n| n as usize),
-    };
-    let email = email_keys(cx, p, &d)?;
+    let r = regexes(cx, &k("include"), &d.include);
+    let include = cx.check(r).unwrap_or_default();
+    let r = regexes(cx, &k("exclude"), &d.exclude);
+    let exclude = cx.check(r).unwrap_or_default();
+    if d.max_per_feed == Some(0) {
+        let e = cx.err(&k("max_per_feed"), "must be at least 1");
+        cx.push(e);
+    }
+    let r = email_keys(cx, p, &d);
+    let email = cx.check(r).unwrap_or(EmailKeys {
+        link: None,
+        budget: DEFAULT_EMAIL_BUDGET,
+        unsubscribe: None,
+    });
     let mut outputs = Vec::new();
     for (j, o) in d.output.into_iter().enumerate() {
-        outputs.push(output_from_raw(
-            cx,
-            &format!("{p}.output[{j}]"),
-            o,
-            has_transport,
-        )?);
+        let r = output_from_raw(cx, &format!("{p}.output[{j}]"), o, has_transport);
+        outputs.extend(cx.check(r));
     }
-    if outputs.is_empty() {
-        return Err(cx.err(
+    if outputs.is_empty() && !cx.idx.has(&k("output")) {
+        let e = cx.err(
             p,
             "digest has no [[digest.output]]: its articles would be marked used and reach no \
              one; add one with kind = \"file\" (dir = ...) or kind = \"email\" (to = [...])",
-        ));
+        );
+        cx.push(e);
     }
-    Ok(DigestSettings {
+    DigestSettings {
         name: d.name,
         schedule,
         window,
@@ -399,7 +470,7 @@ fn digest_from_raw(
         feeds: feed_names,
         include,
         exclude,
-        max_per_feed,
+        max_per_feed: d.max_per_feed.map(|n| n as usize),
         subject: d.subject,
         title: d.title,
         link: email.link,
@@ -413,7 +484,7 @@ fn digest_from_raw(
             .filter(|s| !s.is_empty())
             .collect(),
         outputs,
-    })
+    }
 }
 
 /// The email edition's keys of a `[[digest]]`, checked.
@@ -493,20 +564,16 @@ fn digest_schedule(cx: &Cx, p: &str, d: &RawDigest) -> Result<Schedule, ConfigEr
     }
 }
 
-/// `feeds = [...]`: feed names and tags, resolved to feed names in config order.
-fn feed_selection(
-    cx: &Cx,
-    p: &str,
-    sel: &[String],
-    feeds: &[FeedSettings],
-) -> Result<Vec<String>, ConfigError> {
+/// `feeds = [...]`: feed names and tags, resolved to feed names in config order. A name no feed
+/// has is an error, unless a feed that did not pass the schema has it (already reported).
+fn feed_selection(cx: &mut Cx, p: &str, sel: &[String], feeds: &[FeedSettings]) -> Vec<String> {
     let mut wanted = HashSet::new();
     for (j, s) in sel.iter().enumerate() {
         let matched: Vec<&FeedSettings> = feeds
             .iter()
             .filter(|f| f.name == *s || f.tags.iter().any(|t| t == s))
             .collect();
-        if matched.is_empty() {
+        if matched.is_empty() && !cx.loose_names.contains(s) {
             let mut msg = format!("no feed or tag named {s:?}");
             let cands = feeds
                 .iter()
@@ -515,15 +582,16 @@ fn feed_selection(
             if let Some(best) = suggest(s, cands) {
                 msg.push_str(&format!(", did you mean {best:?}?"));
             }
-            return Err(cx.err_value(&format!("{p}.feeds[{j}]"), &msg));
+            let e = cx.err_value(&format!("{p}.feeds[{j}]"), &msg);
+            cx.push(e);
         }
         wanted.extend(matched.into_iter().map(|f| f.name.clone()));
     }
-    Ok(feeds
+    feeds
         .iter()
         .filter(|f| wanted.contains(&f.name))
         .map(|f| f.name.clone())
-        .collect())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------- [[digest.output]]

@@ -804,3 +804,83 @@ fn unknown_output_kind_and_keys_come_from_the_schema() {
     );
     assert!(msg.contains("unknown key `dir`"), "{msg}");
 }
+
+/// Every error of a file is reported at once, in file order, each with its own line and key: a
+/// schema error in one feed hides neither the value errors of another nor those of a digest.
+#[test]
+fn every_error_of_a_file_is_reported_at_once() {
+    let text = r#"log_level = "inof"
+
+[[feed]]
+name = "A"
+url = "ftp://a.example/rss"
+interval = "5 minutes"
+
+[[feed]]
+name = "B"
+url = "https://b.example/rss"
+intervl = "1h"
+
+[[digest]]
+name = "daily"
+at = "25:00"
+feeds = ["A", "B", "C"]
+
+[[digest.output]]
+kind = "file"
+dir = "/tmp"
+formats = ["htm"]
+"#;
+    let e = parse_str(text, Path::new(ETC)).unwrap_err();
+    let got: Vec<(usize, String)> = e
+        .each()
+        .into_iter()
+        .map(|e| match e {
+            ConfigError::Invalid { line, key, .. } => (*line, key.clone()),
+            other => panic!("not a located error: {other}"),
+        })
+        .collect();
+    let want = [
+        (1, "log_level"),
+        (5, "feed[0].url"),
+        (6, "feed[0].interval"),
+        (11, "feed[1].intervl"),
+        (15, "digest[0].at"),
+        (16, "digest[0].feeds[2]"),
+        (21, "digest[0].output[0].formats[0]"),
+    ];
+    let want: Vec<(usize, String)> = want.iter().map(|(l, k)| (*l, k.to_string())).collect();
+    assert_eq!(got, want, "{e}");
+    // B failed the schema, yet selecting it is not reported again; C is unknown.
+    let text_all = e.to_string();
+    assert!(text_all.starts_with("7 errors:\n/etc/digestif/config.toml:1:"), "{text_all}");
+    assert!(text_all.contains("did you mean `interval`"), "{text_all}");
+    assert!(text_all.contains("no feed or tag named \"C\""), "{text_all}");
+    assert!(!text_all.contains("named \"B\""), "{text_all}");
+}
+
+/// `check-config` (not plain loading) also wants a feed and a digest, and local feed files that
+/// exist.
+#[test]
+fn check_requires_a_feed_a_digest_and_existing_local_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    // An empty file: loading accepts it (import-opml builds from nothing); check does not.
+    assert!(parse_str("", &cfg).is_ok());
+    let e = config::check_str("", &cfg).unwrap_err();
+    let all = e.to_string();
+    assert!(all.contains("no [[feed]]"), "{all}");
+    assert!(all.contains("no [[digest]]"), "{all}");
+
+    std::fs::write(dir.path().join("here.xml"), "<rss/>").unwrap();
+    let text = "[[feed]]\nname = \"here\"\nurl = \"here.xml\"\n\n[[feed]]\nname = \"gone\"\nurl = \"gone.xml\"\n\n[[feed]]\nname = \"dir\"\nurl = \"file:///\"\n";
+    assert!(parse_str(text, &cfg).is_ok());
+    let e = config::check_str(text, &cfg).unwrap_err();
+    let each: Vec<String> = e.each().iter().map(|e| e.to_string()).collect();
+    assert_eq!(each.len(), 3, "{e}");
+    assert!(each[0].contains(":7:7: feed[1].url: local feed file"), "{}", each[0]);
+    assert!(each[0].contains("gone.xml"), "{}", each[0]);
+    assert!(each[0].contains("No such file"), "{}", each[0]);
+    assert!(each[1].contains("feed[2].url") && each[1].contains("is not a file"), "{}", each[1]);
+    assert!(each[2].contains("no [[digest]]"), "{}", each[2]);
+}

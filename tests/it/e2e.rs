@@ -308,7 +308,7 @@ fn broken_config_names_its_line_and_exits_with_the_config_code() {
 #[test]
 fn config_warnings_were_logged_before_logging_existed() {
     let app = App::new(
-        "state_dir = \"{dir}/state\"\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/a\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nusername = \"mailer\"\npassword = \"hunter2\"\nfrom = \"digestif <digest@example.org>\"\n",
+        "state_dir = \"{dir}/state\"\ntimezone = \"UTC\"\n\n[[feed]]\nname = \"A\"\nurl = \"http://127.0.0.1:9/a\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nusername = \"mailer\"\npassword = \"hunter2\"\nfrom = \"digestif <digest@example.org>\"\n\n[[digest]]\nname = \"daily\"\nat = \"07:00\"\n[[digest.output]]\nkind = \"email\"\nto = [\"reader@example.org\"]\n",
     );
     let r = app.run(&["check-config"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
