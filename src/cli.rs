@@ -359,7 +359,7 @@ fn configured(cli: &Cli) -> Result<Configured, Failure> {
 /// The configuration read by `load` ([`config::load`], or [`config::check`] for `check-config`).
 fn loaded(
     cli: &Cli,
-    load: fn(&Path) -> Result<(Settings, Vec<String>), ConfigError>,
+    load: fn(&Path) -> Result<config::Loaded, ConfigError>,
 ) -> Result<Configured, Failure> {
     let path = config_path(cli);
     let (settings, warnings) = load(&path)?;

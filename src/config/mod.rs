@@ -320,6 +320,9 @@ pub struct SmtpConfig {
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
+/// Validated settings and the warnings to log.
+pub type Loaded = (Settings, Vec<String>);
+
 /// Reads and validates the config file at `path`. Returns the settings and warnings (e.g. a
 /// plain password in the file) that the caller should log.
 pub fn load(path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
@@ -437,7 +440,11 @@ fn elements<T: serde::de::DeserializeOwned>(
     };
     let mut out = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let loose = keep_names.then(|| names_and_tags(&item)).unwrap_or_default();
+        let loose = if keep_names {
+            names_and_tags(&item)
+        } else {
+            Vec::new()
+        };
         match schema::<T>(cx, &format!("{name}[{i}]"), item) {
             Some(t) => out.push(t),
             None => cx.loose_names.extend(loose),

@@ -130,7 +130,8 @@ impl TopLevel {
             },
         };
         let timezone_name = raw.timezone.clone().unwrap_or_else(|| "UTC".to_string());
-        let timezone = schedule::parse_time_zone(&timezone_name).map_err(|m| cx.err("timezone", &m));
+        let timezone =
+            schedule::parse_time_zone(&timezone_name).map_err(|m| cx.err("timezone", &m));
         let timezone = cx.check(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
         let template_dir = match &raw.template_dir {
             Some(s) if s.trim().is_empty() => {
@@ -420,7 +421,9 @@ fn digest_from_raw(
 ) -> DigestSettings {
     let k = |s: &str| format!("{p}.{s}");
     let r = digest_schedule(cx, p, &d);
-    let schedule = cx.check(r).unwrap_or_else(|| Schedule::from_times(Vec::new()));
+    let schedule = cx
+        .check(r)
+        .unwrap_or_else(|| Schedule::from_times(Vec::new()));
     let day = Duration::from_secs(24 * 3600);
     let r = duration(cx, &k("window"), d.window.as_deref(), day);
     let window = cx.check(r).unwrap_or(day);

@@ -853,9 +853,15 @@ formats = ["htm"]
     assert_eq!(got, want, "{e}");
     // B failed the schema, yet selecting it is not reported again; C is unknown.
     let text_all = e.to_string();
-    assert!(text_all.starts_with("7 errors:\n/etc/digestif/config.toml:1:"), "{text_all}");
+    assert!(
+        text_all.starts_with("7 errors:\n/etc/digestif/config.toml:1:"),
+        "{text_all}"
+    );
     assert!(text_all.contains("did you mean `interval`"), "{text_all}");
-    assert!(text_all.contains("no feed or tag named \"C\""), "{text_all}");
+    assert!(
+        text_all.contains("no feed or tag named \"C\""),
+        "{text_all}"
+    );
     assert!(!text_all.contains("named \"B\""), "{text_all}");
 }
 
@@ -878,9 +884,17 @@ fn check_requires_a_feed_a_digest_and_existing_local_files() {
     let e = config::check_str(text, &cfg).unwrap_err();
     let each: Vec<String> = e.each().iter().map(|e| e.to_string()).collect();
     assert_eq!(each.len(), 3, "{e}");
-    assert!(each[0].contains(":7:7: feed[1].url: local feed file"), "{}", each[0]);
+    assert!(
+        each[0].contains(":7:7: feed[1].url: local feed file"),
+        "{}",
+        each[0]
+    );
     assert!(each[0].contains("gone.xml"), "{}", each[0]);
     assert!(each[0].contains("No such file"), "{}", each[0]);
-    assert!(each[1].contains("feed[2].url") && each[1].contains("is not a file"), "{}", each[1]);
+    assert!(
+        each[1].contains("feed[2].url") && each[1].contains("is not a file"),
+        "{}",
+        each[1]
+    );
     assert!(each[2].contains("no [[digest]]"), "{}", each[2]);
 }
