@@ -55,6 +55,7 @@ fn heavy_digest() -> Digest {
                 .map(|j| article(i, j, format!("Outlet {j}")))
                 .collect(),
             lines: vec![],
+            more_from: vec![],
         });
     }
     for i in 0..60 {
@@ -69,6 +70,7 @@ fn heavy_digest() -> Digest {
             following: vec![],
             articles: vec![article(100 + i, 0, format!("Feed {}", i % 7))],
             lines: vec![],
+            more_from: vec![],
         });
     }
     Digest {

@@ -104,7 +104,27 @@ pub struct StoryOut {
     /// one line per article.
     #[serde(default)]
     pub lines: Vec<LineOut>,
+    /// One outlet's reports beyond its best [`LINES_PER_OUTLET`], folded into "and 18 more from
+    /// Los Angeles Times" (see [`StoryOut::fold_outlets`]).
+    #[serde(default)]
+    pub more_from: Vec<MoreFrom>,
 }
+
+/// Report lines of one outlet that a story shows folded, as "and `count` more from `outlet`".
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MoreFrom {
+    pub outlet: String,
+    /// How many report lines are folded.
+    pub count: usize,
+    /// Which: indexes into the story's lines as shown ([`StoryOut::effective_lines`]).
+    pub lines: Vec<usize>,
+}
+
+/// A story shows at most this many report lines carried by one outlet alone; the rest are folded
+/// ([`MoreFrom`]) when that hides at least [`MIN_FOLDED`] of them.
+pub const LINES_PER_OUTLET: usize = 2;
+/// Fewer hidden lines than this are shown instead ("and 1 more" says less than the line itself).
+pub const MIN_FOLDED: usize = 2;
 
 /// An entity named in a story or article.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -271,6 +291,35 @@ impl Digest {
 }
 
 impl StoryOut {
+    /// Folds each outlet's report lines beyond its best [`LINES_PER_OUTLET`] (lines carried by
+    /// that outlet alone, in the shown order: most representative first) into `more_from`, so
+    /// one outlet's twenty reports on one event read as its best two and "and 18 more from …".
+    pub fn fold_outlets(&mut self) {
+        let lines = self.effective_lines();
+        let mut by_outlet: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let [outlet] = l.outlets.as_slice() else {
+                continue;
+            };
+            match by_outlet.iter_mut().find(|(o, _)| o == outlet) {
+                Some((_, v)) => v.push(i),
+                None => by_outlet.push((outlet.clone(), vec![i])),
+            }
+        }
+        self.more_from = by_outlet
+            .into_iter()
+            .filter(|(_, v)| v.len() >= LINES_PER_OUTLET + MIN_FOLDED)
+            .map(|(outlet, v)| {
+                let folded = v[LINES_PER_OUTLET..].to_vec();
+                MoreFrom {
+                    outlet,
+                    count: folded.len(),
+                    lines: folded,
+                }
+            })
+            .collect();
+    }
+
     /// The lines to show: `lines` when given (with out-of-range indexes dropped, and any article
     /// not covered by a line added as its own line), else one line per article.
     pub fn effective_lines(&self) -> Vec<LineOut> {

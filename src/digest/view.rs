@@ -6,6 +6,8 @@
 //! one shows its date too ("17 Sep 14:05", with the year when it differs), joined by
 //! non-breaking spaces so a line never breaks inside a time.
 
+use std::collections::HashSet;
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Serialize;
@@ -254,11 +256,21 @@ pub(crate) struct StoryView<'a> {
     pub entities_text: String,
     pub articles: Vec<ArticleView<'a>>,
     pub lines: Vec<LineView<'a>>,
+    /// One outlet's further reports, folded: "and 18 more from Los Angeles Times".
+    pub more_from: Vec<MoreFromView<'a>>,
     /// "4 reports" — what `lines` hold, for the caption that states their order.
     pub reports_text: String,
     /// Email edition: report lines not shown (the story's further reports), and their outlets.
     pub hidden_lines: usize,
     pub hidden_outlets_text: String,
+}
+
+#[derive(Serialize, Clone)]
+pub(crate) struct MoreFromView<'a> {
+    pub outlet: &'a str,
+    pub count: usize,
+    /// "and 18 more from Los Angeles Times"
+    pub text: String,
 }
 
 #[derive(Serialize, Clone)]
@@ -406,10 +418,26 @@ fn line_view<'a>(
 }
 
 fn story_view<'a>(story: &'a StoryOut, clock: &Clock<'_>) -> StoryView<'a> {
+    let folded: HashSet<usize> = story
+        .more_from
+        .iter()
+        .flat_map(|m| m.lines.iter().copied())
+        .collect();
     let lines: Vec<LineView<'a>> = story
         .effective_lines()
         .into_iter()
-        .filter_map(|l| line_view(story, l, clock))
+        .enumerate()
+        .filter(|(i, _)| !folded.contains(i))
+        .filter_map(|(_, l)| line_view(story, l, clock))
+        .collect();
+    let more_from = story
+        .more_from
+        .iter()
+        .map(|m| MoreFromView {
+            outlet: &m.outlet,
+            count: m.count,
+            text: format!("and {} more from {}", m.count, m.outlet),
+        })
         .collect();
     let mut outlets: Vec<&'a str> = story.outlets.iter().map(String::as_str).collect();
     for a in &story.articles {
@@ -460,6 +488,7 @@ fn story_view<'a>(story: &'a StoryOut, clock: &Clock<'_>) -> StoryView<'a> {
             .collect(),
         reports_text: plural(story.articles.len(), "report", "reports"),
         lines,
+        more_from,
         hidden_lines: 0,
         hidden_outlets_text: String::new(),
     }

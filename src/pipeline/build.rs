@@ -57,8 +57,6 @@ const BACKGROUND_DAYS: u64 = 7;
 const BACKGROUND_LIMIT: usize = 20_000;
 /// Stories of earlier digests within this many days can be continued ("developing").
 const CONTINUITY_DAYS: u64 = 7;
-/// Days of entity history that trending compares the window against.
-const TREND_HISTORY_DAYS: u64 = 28;
 /// Trending entities shown.
 const TREND_TOP: usize = 5;
 /// Longest article excerpt, in bytes.
@@ -80,9 +78,10 @@ pub fn build_digest(
         .enumerate()
         .map(|(i, a)| StoryArticle::of(i, &a.article))
         .collect();
-    let groups = group(ctx, &selection, &inputs)?;
+    let bg = background(ctx, selection.window_start)?;
+    let groups = stories::group(&inputs, &bg, &GroupOptions::default());
     let (stories, upserts) = assemble(ctx, d, &selection.cands, &inputs, &groups, now)?;
-    let digest = compose(ctx, d, &selection, stories, now)?;
+    let digest = compose(ctx, d, &selection, &bg, stories, now)?;
     persist(ctx, d, &selection, digest, &upserts, now, dry_run)
 }
 
@@ -138,7 +137,8 @@ fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection
 
 // ----------------------------------------------------------------------------------- 2. group
 
-/// The IDF background: entities and terms of the articles published in the week before the window.
+/// The background week: entities and terms of the articles published in the week before the
+/// window — what grouping judges rarity against and what trending entities rise against.
 fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
     let from = sub(window_start, Duration::from_secs(BACKGROUND_DAYS * 86_400));
     let articles =
@@ -147,12 +147,6 @@ fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
     let mut bg = Background::new();
     bg.add_articles(&view);
     Ok(bg)
-}
-
-/// Step 2: groups the candidates into ranked stories against the week's background.
-fn group(ctx: &Context, sel: &Selection, inputs: &[StoryArticle<'_>]) -> Result<Vec<Story>> {
-    let bg = background(ctx, sel.window_start)?;
-    Ok(stories::group(inputs, &bg, &GroupOptions::default()))
 }
 
 // -------------------------------------------------------------------------------- 3. assemble
@@ -164,10 +158,17 @@ struct Continuity {
     used: HashSet<i64>,
     tz: jiff::tz::TimeZone,
     today: jiff::civil::Date,
+    /// Places and broad context of this window: a continuation needs the same event.
+    context: stories::EventContext,
 }
 
 impl Continuity {
-    fn load(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Continuity> {
+    fn load(
+        ctx: &Context,
+        d: &DigestSettings,
+        inputs: &[StoryArticle<'_>],
+        now: Timestamp,
+    ) -> Result<Continuity> {
         let since = sub(now, Duration::from_secs(CONTINUITY_DAYS * 86_400));
         let rows = ctx.with_store(|s| s.recent_stories(&d.name, since))?;
         let previous = rows
@@ -188,6 +189,7 @@ impl Continuity {
             used: HashSet::new(),
             tz,
             today,
+            context: stories::EventContext::of(inputs),
         })
     }
 
@@ -209,9 +211,10 @@ impl Continuity {
             first_seen: now,
             days: 1,
         };
-        let Some(prev) = stories::continuation(&upsert.signature, &self.previous)
-            .and_then(|pi| self.rows.get(pi))
-            .filter(|prev| self.used.insert(prev.id))
+        let Some(prev) =
+            stories::continuation_of_event(&upsert.signature, &self.previous, &self.context)
+                .and_then(|pi| self.rows.get(pi))
+                .filter(|prev| self.used.insert(prev.id))
         else {
             return (upsert, None);
         };
@@ -244,7 +247,7 @@ fn assemble(
     groups: &[Story],
     now: Timestamp,
 ) -> Result<(Vec<StoryOut>, Vec<StoryUpsert>)> {
-    let mut continuity = Continuity::load(ctx, d, now)?;
+    let mut continuity = Continuity::load(ctx, d, inputs, now)?;
     let mut upserts = Vec::new();
     let mut story_outs = Vec::with_capacity(groups.len());
     for (si, g) in groups.iter().enumerate() {
@@ -288,7 +291,7 @@ fn story_out(
     } else {
         OutSection::Other
     };
-    StoryOut {
+    let mut out = StoryOut {
         id: format!("{}-{}", now.as_second(), si + 1),
         title,
         summary: g.summary.clone(),
@@ -311,7 +314,10 @@ fn story_out(
         developing: None,
         following,
         lines: story_lines(g, cands),
-    }
+        more_from: Vec::new(),
+    };
+    out.fold_outlets();
+    out
 }
 
 /// The lines of coverage of story `g`: each line's first report, the outlets that carried it, and
@@ -385,6 +391,7 @@ fn compose(
     ctx: &Context,
     d: &DigestSettings,
     sel: &Selection,
+    bg: &Background,
     stories: Vec<StoryOut>,
     now: Timestamp,
 ) -> Result<Digest> {
@@ -397,59 +404,32 @@ fn compose(
         title: String::new(),
         stories,
         feed_health: feed_health(ctx, d)?,
-        trending: trending(ctx, &sel.cands, sel.window_start, now)?,
+        trending: trending(&sel.cands, bg),
     };
     digest.subject = ctx.renderer.subject(&digest, d.subject.as_deref())?;
     digest.title = ctx.renderer.title(&digest, d.title.as_deref())?;
     Ok(digest)
 }
 
-fn trending(
-    ctx: &Context,
-    cands: &[StoredArticle],
-    window_start: Timestamp,
-    now: Timestamp,
-) -> Result<Vec<TrendOut>> {
+/// The entities rising in this window: their share of its reports against the background week
+/// ([`stories::rising`]).
+fn trending(cands: &[StoredArticle], bg: &Background) -> Vec<TrendOut> {
     let mut window: BTreeMap<String, (String, EntityKind, u32)> = BTreeMap::new();
     for a in cands {
+        let mut seen = HashSet::new();
         for e in &a.article.entities {
+            let key = fold_key(&e.name);
+            if !seen.insert(key.clone()) {
+                continue;
+            }
             let w = window
-                .entry(fold_key(&e.name))
+                .entry(key)
                 .or_insert_with(|| (e.name.clone(), e.kind, 0));
             w.2 += 1;
         }
     }
-    let history_days = TREND_HISTORY_DAYS as f64;
-    let hist_from = sub(
-        window_start,
-        Duration::from_secs(TREND_HISTORY_DAYS * 86_400),
-    );
-    let hist = ctx.with_store(|s| s.entity_history(hist_from, window_start))?;
-    let first_day = ctx.with_store(|s| s.first_article_day())?;
-    let days = match first_day {
-        Some(f) if f > hist_from => {
-            ((window_start.as_second() - f.as_second()) as f64 / 86_400.0).clamp(0.0, history_days)
-        }
-        Some(_) => history_days,
-        None => 0.0,
-    };
-    let window_days =
-        ((now.as_second() - window_start.as_second()) as f64 / 86_400.0).max(1.0 / 24.0);
-    // Expected mentions over a window as long as this one.
-    let per_window: HashMap<String, f64> = hist
-        .into_iter()
-        .map(|(k, _, _, c)| {
-            let expected = if days > 0.0 {
-                c as f64 / days * window_days
-            } else {
-                0.0
-            };
-            (k, expected)
-        })
-        .collect();
     let win: Vec<(String, EntityKind, u32)> = window.into_values().collect();
-    let trends = stories::trending(&win, &per_window, days / window_days, TREND_TOP);
-    Ok(trends
+    stories::rising(&win, cands.len() as u64, bg, TREND_TOP)
         .into_iter()
         .map(|t| TrendOut {
             name: t.name,
@@ -457,7 +437,7 @@ fn trending(
             count: t.count,
             expected: t.expected,
         })
-        .collect())
+        .collect()
 }
 
 fn feed_health(ctx: &Context, d: &DigestSettings) -> Result<Vec<FeedHealthOut>> {

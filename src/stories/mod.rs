@@ -26,11 +26,13 @@ mod cluster;
 mod continuity;
 pub mod eval;
 mod features;
+pub mod paraphrase;
 mod present;
 
 pub use continuity::{
-    CONTINUATION_THRESHOLD, PreviousStory, TREND_MIN_COUNT, TREND_MIN_SCORE, Trend, continuation,
-    continuation_with, follows, signature, trending,
+    BROAD_MIN_REPORTS, BROAD_SHARE, CONTINUATION_THRESHOLD, EventContext, MIN_EVENT_EVIDENCE,
+    PreviousStory, RISING_MIN_BACKGROUND, RISING_MIN_LIFT, TREND_MIN_COUNT, TREND_MIN_SCORE, Trend,
+    continuation, continuation_of_event, continuation_with, follows, rising, signature, trending,
 };
 pub use features::{Background, article_terms, lead, terms, terms_in};
 

@@ -390,7 +390,8 @@ pub(crate) fn sentences(text: &str) -> Vec<&str> {
 }
 
 /// 1–3 lead sentences: first sentences of the lines' shown reports (most central first), then
-/// second sentences, skipping any that repeat one already taken.
+/// second sentences, skipping any that repeat one already taken — word for word or in other
+/// words ([`super::paraphrase::restates`]).
 fn summarise(p: &Prepared<'_>, lines: &[Vec<u32>], opts: &GroupOptions) -> String {
     let lead_of = |l: &Vec<u32>| p.leads[l[0] as usize];
     if lines.len() == 1 {
@@ -400,6 +401,9 @@ fn summarise(p: &Prepared<'_>, lines: &[Vec<u32>], opts: &GroupOptions) -> Strin
         for s in sentences(lead_of(&lines[0])) {
             if out.len() >= opts.summary_sentences.min(2) || total > 300 {
                 break;
+            }
+            if out.iter().any(|c| super::paraphrase::restates(c, s)) {
+                continue;
             }
             total += s.len();
             out.push(s);
@@ -422,7 +426,9 @@ fn summarise(p: &Prepared<'_>, lines: &[Vec<u32>], opts: &GroupOptions) -> Strin
                 continue;
             }
             let set = word_set(s);
-            if chosen_sets.iter().any(|c| jaccard(c, &set) >= 0.5) {
+            if chosen_sets.iter().any(|c| jaccard(c, &set) >= 0.5)
+                || chosen.iter().any(|c| super::paraphrase::restates(c, s))
+            {
                 continue;
             }
             total += s.len();

@@ -65,6 +65,7 @@ fn heavy_day() -> Digest {
             },
             articles,
             lines: vec![],
+            more_from: vec![],
         });
     }
     for i in 0..280 {
@@ -88,6 +89,7 @@ fn heavy_day() -> Digest {
                 "2026-11-28T04:00:00Z",
             )],
             lines: vec![],
+            more_from: vec![],
         });
     }
     d

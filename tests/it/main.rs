@@ -8,6 +8,7 @@ mod support;
 mod atom;
 mod config;
 mod deliver;
+mod developing;
 mod e2e;
 mod email;
 mod faults;

@@ -105,6 +105,7 @@ pub fn sample_digest() -> Digest {
                 articles: vec![3],
             },
         ],
+        more_from: vec![],
     };
     let who_story = StoryOut {
         id: "s-who".into(),
@@ -132,6 +133,7 @@ pub fn sample_digest() -> Digest {
             ),
         ],
         lines: vec![], // renderers fall back to one line per article
+        more_from: vec![],
     };
     let ecb_story = StoryOut {
         id: "s-ecb".into(),
@@ -159,6 +161,7 @@ pub fn sample_digest() -> Digest {
             ),
         ],
         lines: vec![],
+        more_from: vec![],
     };
     let other = |title: &str, feed: &str, slug: &str| StoryOut {
         id: format!("s-{slug}"),
@@ -171,6 +174,7 @@ pub fn sample_digest() -> Digest {
         following: vec![],
         articles: vec![art(title, feed, slug, "2026-11-28T04:00:00Z", &[])],
         lines: vec![],
+        more_from: vec![],
     };
     Digest {
         digest: "daily".into(),
@@ -687,4 +691,76 @@ fn heavy_digest_html_stays_under_gmail_clipping_size() {
         html.len()
     );
     assert!(html.len() < 102 * 1024, "HTML is {} bytes", html.len());
+}
+
+/// One outlet's twenty reports on one event (the LA Times on the recall) stay one story shown
+/// compactly: its best two reports, then "and 18 more from Los Angeles Times" in every format,
+/// and a structured `more_from` in JSON. Reports carried by several outlets are never folded.
+#[test]
+fn one_outlets_many_reports_fold_into_and_n_more_in_every_format() {
+    let recall = ent("Gavin Newsom", EntityKind::Person);
+    let mut articles: Vec<ArticleOut> = (0..20)
+        .map(|i| {
+            art(
+                &format!("Recall report number {i}"),
+                "Los Angeles Times",
+                &format!("recall-{i}"),
+                "2026-11-27T20:00:00Z",
+                std::slice::from_ref(&recall),
+            )
+        })
+        .collect();
+    articles.push(art(
+        "Newsom survives recall",
+        "BBC",
+        "newsom",
+        "2026-11-27T21:00:00Z",
+        std::slice::from_ref(&recall),
+    ));
+    let mut story = StoryOut {
+        id: "s1".into(),
+        title: "Newsom survives recall".into(),
+        summary: String::new(),
+        entities: vec![recall.clone()],
+        outlets: vec!["BBC".into(), "Los Angeles Times".into()],
+        section: Section::Top,
+        developing: None,
+        following: vec![],
+        articles,
+        lines: vec![],
+        more_from: vec![],
+    };
+    story.fold_outlets();
+    assert_eq!(story.more_from.len(), 1, "{:?}", story.more_from);
+    assert_eq!(story.more_from[0].outlet, "Los Angeles Times");
+    assert_eq!(story.more_from[0].count, 18);
+    let mut d = sample_digest();
+    d.stories = vec![story];
+    let r = renderer();
+    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for f in [Format::Html, Format::Txt, Format::Md] {
+        let out = fold(&r.render(&d, f).expect("render"));
+        assert!(
+            out.contains("and 18 more from Los Angeles Times"),
+            "{f:?}: {out}"
+        );
+        assert!(out.contains("Recall report number 0"), "{f:?}");
+        assert!(out.contains("Recall report number 1"), "{f:?}");
+        assert!(
+            !out.contains("Recall report number 2"),
+            "{f:?} shows a folded report"
+        );
+        assert!(out.contains("Newsom survives recall"), "{f:?}");
+    }
+    let json = r.render(&d, Format::Json).expect("json");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("value");
+    let m = &v["stories"][0]["more_from"][0];
+    assert_eq!(m["outlet"], "Los Angeles Times");
+    assert_eq!(m["count"], 18);
+    assert_eq!(m["lines"].as_array().map(Vec::len), Some(18));
+    // All twenty reports stay in the story's articles: nothing is lost, only shown compactly.
+    assert_eq!(
+        v["stories"][0]["articles"].as_array().map(Vec::len),
+        Some(21)
+    );
 }
