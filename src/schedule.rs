@@ -188,6 +188,32 @@ pub fn missed_run(
     (late <= grace).then_some(due)
 }
 
+/// Formats a duration the way [`parse_duration`] reads it, in the largest units that say it
+/// exactly ("30d", "1h30m", "1m30s", "250ms"; "0" for zero).
+pub fn format_duration(d: Duration) -> String {
+    const UNITS: [(&str, u128); 5] = [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    let mut ms = d.as_millis();
+    if ms == 0 {
+        return "0".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in UNITS {
+        let n = ms / size;
+        if n > 0 {
+            out.push_str(&n.to_string());
+            out.push_str(unit);
+            ms -= n * size;
+        }
+    }
+    out
+}
+
 /// Parses a duration: one or more `<integer><unit>` groups with no spaces, units `ms`, `s`,
 /// `m`, `h`, `d`, `w` (`"48h"`, `"30m"`, `"1h30m"`, `"2d"`, `"90s"`); a bare `"0"` is zero.
 ///

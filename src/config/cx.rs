@@ -180,16 +180,52 @@ pub(crate) fn suggest<'a>(
         .map(|(_, c)| c)
 }
 
+/// The range a duration key accepts (both ends included). Every duration key has one, so no
+/// configured value can overflow the time arithmetic of the daemon (`interval = "1100000w"`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounds {
+    pub(super) min: Duration,
+    pub(super) max: Duration,
+}
+
+impl Bounds {
+    pub(super) const fn new(min: Duration, max: Duration) -> Bounds {
+        Bounds { min, max }
+    }
+}
+
+/// A duration key: its default when absent, else its value, which must lie within `bounds`
+/// (the error names the bound).
 pub(super) fn duration(
     cx: &Cx,
     key: &str,
     v: Option<&str>,
     default: Duration,
+    bounds: Bounds,
 ) -> Result<Duration, ConfigError> {
-    match v {
-        None => Ok(default),
-        Some(s) => schedule::parse_duration(s).map_err(|m| cx.err(key, &m)),
+    let Some(s) = v else {
+        return Ok(default);
+    };
+    let d = schedule::parse_duration(s).map_err(|m| cx.err(key, &m))?;
+    if d < bounds.min {
+        let message = if bounds.min <= Duration::from_millis(1) {
+            "must be more than 0".to_string()
+        } else {
+            format!("must be at least {}", schedule::format_duration(bounds.min))
+        };
+        return Err(cx.err(key, &message));
     }
+    if d > bounds.max {
+        return Err(cx.err(
+            key,
+            &format!(
+                "{:?} is too long: at most {}",
+                s.trim(),
+                schedule::format_duration(bounds.max)
+            ),
+        ));
+    }
+    Ok(d)
 }
 
 pub(super) fn secret(

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::cx::{
-    Cx, duration, feed_url, filename_safe, regexes, secret, suggest, valid_log_level, valid_mailbox,
+    Bounds, Cx, duration, feed_url, filename_safe, regexes, secret, suggest, valid_log_level,
+    valid_mailbox,
 };
 use super::raw::{
     OneOrMany, RawConfig, RawDigest, RawEmailOutput, RawFeed, RawFetch, RawFileOutput, RawOutput,
@@ -162,26 +163,43 @@ impl TopLevel {
     }
 }
 
+// ---------------------------------------------------------------------------- duration bounds
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// `fetch.timeout`, `fetch.connect_timeout`, `smtp.timeout`: more than 0, at most an hour.
+const TIMEOUT: Bounds = Bounds::new(Duration::from_millis(1), HOUR);
+/// `feed.interval`: from a minute (politeness) to 30 days.
+const INTERVAL: Bounds = Bounds::new(Duration::from_secs(60), Duration::from_secs(30 * 86_400));
+/// `digest.window`: more than 0, at most 36,500 days (a first digest of a whole archive).
+const WINDOW: Bounds = Bounds::new(
+    Duration::from_millis(1),
+    Duration::from_secs(36_500 * 86_400),
+);
+/// `digest.grace`: 0 (never catch up) to 31 days.
+const GRACE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(31 * 86_400));
+
 // -------------------------------------------------------------------------------------- [fetch]
 
 fn fetch_from_raw(cx: &mut Cx, f: &RawFetch) -> FetchSettings {
     let mut fetch = FetchSettings::default();
-    let r = duration(cx, "fetch.timeout", f.timeout.as_deref(), fetch.timeout);
+    let r = duration(
+        cx,
+        "fetch.timeout",
+        f.timeout.as_deref(),
+        fetch.timeout,
+        TIMEOUT,
+    );
     fetch.timeout = cx.check(r).unwrap_or(fetch.timeout);
     let r = duration(
         cx,
         "fetch.connect_timeout",
         f.connect_timeout.as_deref(),
         fetch.connect_timeout,
+        TIMEOUT,
     );
     fetch.connect_timeout = cx.check(r).unwrap_or(fetch.connect_timeout);
     let mut bad = Vec::new();
-    if fetch.timeout.is_zero() {
-        bad.push(("fetch.timeout", "must be more than 0"));
-    }
-    if fetch.connect_timeout.is_zero() {
-        bad.push(("fetch.connect_timeout", "must be more than 0"));
-    }
     match &f.max_body {
         None => {}
         Some(SizeValue::Bytes(n)) => fetch.max_body = *n,
@@ -252,12 +270,9 @@ fn feed_from_raw(cx: &mut Cx, p: &str, name: String, f: RawFeed) -> FeedSettings
         &format!("{p}.interval"),
         f.interval.as_deref(),
         Duration::from_secs(3600),
+        INTERVAL,
     );
     let interval = cx.check(r).unwrap_or(Duration::from_secs(3600));
-    if interval < Duration::from_secs(60) {
-        let e = cx.err(&format!("{p}.interval"), "must be at least 1m");
-        cx.push(e);
-    }
     for (j, t) in f.tags.iter().enumerate() {
         if t.trim().is_empty() {
             let e = cx.err_value(&format!("{p}.tags[{j}]"), "empty tag");
@@ -337,6 +352,7 @@ fn smtp_from_raw(cx: &mut Cx, s: RawSmtp) -> Result<SmtpConfig, ConfigError> {
         "smtp.timeout",
         s.timeout.as_deref(),
         Duration::from_secs(30),
+        TIMEOUT,
     )?;
     Ok(SmtpConfig {
         host: s.host.trim().to_string(),
@@ -425,14 +441,10 @@ fn digest_from_raw(
         .check(r)
         .unwrap_or_else(|| Schedule::from_times(Vec::new()));
     let day = Duration::from_secs(24 * 3600);
-    let r = duration(cx, &k("window"), d.window.as_deref(), day);
+    let r = duration(cx, &k("window"), d.window.as_deref(), day, WINDOW);
     let window = cx.check(r).unwrap_or(day);
-    if window.is_zero() {
-        let e = cx.err(&k("window"), "must be more than 0");
-        cx.push(e);
-    }
     let six_hours = Duration::from_secs(6 * 3600);
-    let r = duration(cx, &k("grace"), d.grace.as_deref(), six_hours);
+    let r = duration(cx, &k("grace"), d.grace.as_deref(), six_hours, GRACE);
     let grace = cx.check(r).unwrap_or(six_hours);
     let feed_names = match &d.feeds {
         None => feeds.iter().map(|f| f.name.clone()).collect(),

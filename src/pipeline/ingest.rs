@@ -63,7 +63,9 @@ pub fn feed_due_at(ctx: &Context, feed: &FeedSettings) -> Result<Timestamp> {
         None => Timestamp::UNIX_EPOCH,
         Some(last) => {
             let seed = crate::schedule::seed_for(&feed.name);
-            let wait = feed.interval + crate::schedule::jitter(feed.interval, seed);
+            let wait = feed
+                .interval
+                .saturating_add(crate::schedule::jitter(feed.interval, seed));
             add(last, wait)
         }
     };

@@ -18,7 +18,7 @@ mod writer;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 
 use crate::config::{DigestSettings, Settings};
 use crate::digest::Renderer;
@@ -119,14 +119,40 @@ pub fn digest_by_name<'a>(settings: &'a Settings, name: &str) -> Result<&'a Dige
         .ok_or_else(|| PipelineError::UnknownDigest(name.to_string()))
 }
 
-/// `t + d`, saturating at the end of time.
+/// `t + d`, saturating at the end of time. (A `Span` of seconds panics past about 20,000 years,
+/// and `interval = "1100000w"` once reached it: a `SignedDuration` and checked addition cannot.)
 fn add(t: Timestamp, d: Duration) -> Timestamp {
-    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
-    t.checked_add(secs.seconds()).unwrap_or(Timestamp::MAX)
+    let d = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
+    t.checked_add(d).unwrap_or(Timestamp::MAX)
 }
 
 /// `t - d`, saturating at the start of time.
 fn sub(t: Timestamp, d: Duration) -> Timestamp {
-    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
-    t.checked_sub(secs.seconds()).unwrap_or(Timestamp::MIN)
+    let d = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
+    t.checked_sub(d).unwrap_or(Timestamp::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `interval = "1100000w"` passed `check-config`, then panicked here: a `Span` of
+    /// that many seconds is out of jiff's range. Now any duration saturates.
+    #[test]
+    fn regression_time_arithmetic_panicked_on_a_huge_duration() {
+        let now = Timestamp::now();
+        for d in [
+            Duration::from_secs(1_100_000 * 7 * 86_400),
+            Duration::from_secs(u64::MAX),
+            Duration::MAX,
+        ] {
+            assert_eq!(add(now, d), Timestamp::MAX);
+            assert_eq!(sub(now, d), Timestamp::MIN);
+        }
+        assert_eq!(
+            add(Timestamp::UNIX_EPOCH, Duration::from_secs(90)).as_second(),
+            90
+        );
+        assert_eq!(sub(Timestamp::MAX, Duration::ZERO), Timestamp::MAX);
+    }
 }

@@ -898,3 +898,92 @@ fn check_requires_a_feed_a_digest_and_existing_local_files() {
     );
     assert!(each[2].contains("no [[digest]]"), "{}", each[2]);
 }
+
+/// A config with one feed whose `interval` and one digest whose `window` are given.
+fn bounded(interval: &str, window: &str) -> String {
+    format!(
+        r#"state_dir = "{{dir}}/state"
+
+[[feed]]
+name = "A"
+url = "https://a.example/rss"
+interval = "{interval}"
+
+[[digest]]
+name = "daily"
+at = "07:00"
+window = "{window}"
+
+[[digest.output]]
+kind = "file"
+dir = "{{dir}}/digests"
+"#
+    )
+}
+
+#[test]
+fn regression_interval_1100000w_passed_check_config_then_panicked() {
+    for (interval, window, key, line, bound) in [
+        ("1100000w", "48h", "feed[0].interval", 6, "at most 30d"),
+        ("1h", "1100000w", "digest[0].window", 11, "at most 36500d"),
+    ] {
+        let app = crate::support::app::App::new(&bounded(interval, window));
+        let r = app.run(&["check-config"]);
+        assert_eq!(r.code, 78, "{key}: {}\n{}", r.stdout, r.stderr);
+        let at = format!("config.toml:{line}:1: {key}: \"1100000w\" is too long: {bound}");
+        assert!(
+            r.stderr.contains(&at),
+            "{key}: wanted {at:?} in\n{}",
+            r.stderr
+        );
+    }
+    // At the bound itself the config is valid.
+    let app = crate::support::app::App::new(&bounded("30d", "36500d"));
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn every_duration_key_names_its_bound() {
+    let cases = [
+        (
+            "[fetch]\ntimeout = \"2h\"\n",
+            "fetch.timeout",
+            "\"2h\" is too long: at most 1h",
+        ),
+        (
+            "[fetch]\nconnect_timeout = \"0\"\n",
+            "fetch.connect_timeout",
+            "must be more than 0",
+        ),
+        (
+            "[[feed]]\nname = \"B\"\nurl = \"https://b.example/rss\"\ninterval = \"30s\"\n",
+            "feed[1].interval",
+            "must be at least 1m",
+        ),
+        (
+            "[[digest]]\nname = \"w\"\nat = \"07:00\"\ngrace = \"32d\"\n[[digest.output]]\nkind = \"file\"\ndir = \"/tmp/x\"\n",
+            "digest[1].grace",
+            "\"32d\" is too long: at most 31d",
+        ),
+        (
+            "[[digest]]\nname = \"w\"\nat = \"07:00\"\nwindow = \"0\"\n[[digest.output]]\nkind = \"file\"\ndir = \"/tmp/x\"\n",
+            "digest[1].window",
+            "must be more than 0",
+        ),
+    ];
+    for (extra, key, needle) in cases {
+        let text = format!("{MINIMAL}\n{extra}");
+        let e = parse_str(&text, Path::new(ETC)).unwrap_err().to_string();
+        assert!(e.contains(&format!("{key}: {needle}")), "{key}: {e}");
+    }
+    let smtp = MINIMAL.replace(
+        "security = \"none\"",
+        "security = \"none\"\ntimeout = \"90m\"",
+    );
+    let e = parse_str(&smtp, Path::new(ETC)).unwrap_err().to_string();
+    assert!(
+        e.contains("smtp.timeout: \"90m\" is too long: at most 1h"),
+        "{e}"
+    );
+}
