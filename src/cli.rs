@@ -400,11 +400,15 @@ fn build_gazetteers(from: &Path, out: &Path) -> Result<u8, Failure> {
 fn import_opml(config: &Path, files: &[PathBuf]) -> Result<u8, Failure> {
     let mut feeds = Vec::new();
     for file in files {
-        let bytes =
-            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let bytes = config::read_capped(file, crate::opml::MAX_OPML_BYTES)
+            .with_context(|| format!("cannot read {}", file.display()))?;
         let got = crate::opml::import(&bytes).with_context(|| format!("{}", file.display()))?;
         eprintln!("read {} feeds from {}", got.len(), file.display());
-        feeds.extend(got);
+        let (web, skipped) = crate::opml::web_feeds_only(got);
+        for w in &skipped {
+            eprintln!("warning: {}: {w}", file.display());
+        }
+        feeds.extend(web);
     }
     // Names and URLs already configured, when there is a readable configuration.
     let (names, urls): (Vec<String>, Vec<String>) = match config::load(config) {

@@ -19,6 +19,37 @@ pub struct OpmlFeed {
     pub tags: Vec<String>,
 }
 
+/// The largest OPML file `import-opml` reads (10,000 subscriptions take about 2 MiB).
+pub const MAX_OPML_BYTES: u64 = 16 << 20;
+
+/// Whether `url` is an absolute http(s) URL with a host: the only kind an imported subscription
+/// list may bring in (a list from elsewhere must not make the daemon read `file:///etc/passwd`).
+pub fn is_web_url(url: &str) -> bool {
+    url::Url::parse(url.trim()).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// Keeps the feeds whose URL is http(s) ([`is_web_url`]); for each other one, a warning saying
+/// which and why it was skipped.
+pub fn web_feeds_only(feeds: Vec<OpmlFeed>) -> (Vec<OpmlFeed>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let kept = feeds
+        .into_iter()
+        .filter(|f| {
+            let ok = is_web_url(&f.url);
+            if !ok {
+                warnings.push(format!(
+                    "skipped {:?} ({:?}): not an http(s) URL; only http and https feeds are imported",
+                    f.name, f.url
+                ));
+            }
+            ok
+        })
+        .collect();
+    (kept, warnings)
+}
+
 /// Why an OPML document could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum OpmlError {

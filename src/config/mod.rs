@@ -323,6 +323,30 @@ pub struct SmtpConfig {
 /// Validated settings and the warnings to log.
 pub type Loaded = (Settings, Vec<String>);
 
+/// The largest config file read: a real one is a few KiB (2,000 feeds take about 300 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// Reads at most `max` bytes of the file at `path`. A longer file, or an endless one such as
+/// `/dev/zero`, is an error naming the limit as soon as `max + 1` bytes were read, never a process
+/// that fills its memory.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!(
+                "larger than {} KiB, the most digestif reads from such a file",
+                max / 1024
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads and validates the config file at `path`. Returns the settings and warnings (e.g. a
 /// plain password in the file) that the caller should log.
 pub fn load(path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
@@ -337,10 +361,18 @@ pub fn check(path: &Path) -> Result<(Settings, Vec<String>), ConfigError> {
     parse(&text, path, true)
 }
 
+/// The config text, at most [`MAX_CONFIG_BYTES`].
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    let io = |source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
+    };
+    let bytes = read_capped(path, MAX_CONFIG_BYTES).map_err(io)?;
+    String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text ({e})"),
+        ))
     })
 }
 

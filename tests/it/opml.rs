@@ -82,3 +82,70 @@ fn dedupe_suffixes_names_and_skips_known_urls() {
     assert_eq!(notes.len(), 4, "{notes:?}");
     assert!(notes[0].contains("renamed \"news\" (https://b.example/rss) to \"news (2)\""));
 }
+
+/// Regression: `import-opml` passed `javascript:` and `file:///etc/passwd` URLs through without a
+/// word; now they are skipped with a warning naming each, and the http(s) feeds are kept.
+#[test]
+fn regression_import_opml_passed_javascript_and_file_urls_through() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("list.opml");
+    std::fs::write(
+        &file,
+        r#"<opml version="2.0"><body>
+<outline text="Good" xmlUrl="https://good.example/rss"/>
+<outline text="Script" xmlUrl="javascript:alert(1)"/>
+<outline text="Secrets" xmlUrl="file:///etc/passwd"/>
+<outline text="Gopher" xmlUrl="gopher://old.example/1"/>
+</body></opml>"#,
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .args(["--config", "/nonexistent/config.toml", "import-opml"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("https://good.example/rss"), "{stdout}");
+    for bad in [
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "gopher://old.example/1",
+    ] {
+        assert!(!stdout.contains(bad), "{bad} imported:\n{stdout}");
+        assert!(
+            stderr.contains("warning:") && stderr.contains(bad),
+            "no warning for {bad}:\n{stderr}"
+        );
+    }
+    assert!(stderr.contains("imported 1 feeds"), "{stderr}");
+}
+
+/// Regression: `-c /dev/zero` grew without limit, and so did `import-opml /dev/zero`; both now
+/// stop at the size cap with an error naming it (the config one with exit 78).
+#[test]
+fn regression_endless_config_or_opml_file_filled_memory() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .args(["--config", "/dev/zero", "check-config"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("larger than 4096 KiB"),
+        "{stderr}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .args([
+            "--config",
+            "/nonexistent/config.toml",
+            "import-opml",
+            "/dev/zero",
+        ])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("larger than 16384 KiB"), "{stderr}");
+}
