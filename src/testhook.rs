@@ -8,7 +8,7 @@
 //! process writes `digestif: test pause at <point>` to stderr, which the test waits for.
 //! Points: `ingest-commit` (articles written, transaction not yet committed), `digest-commit`
 //! (digest, deliveries and used articles written, not yet committed), `digest-build` (before
-//! grouping starts).
+//! grouping starts). `DIGESTIF_TEST_PANIC=prepare:<feed>` panics instead ([`panic_at`]).
 
 use std::io::Write;
 use std::sync::OnceLock;
@@ -31,6 +31,19 @@ fn spec() -> Option<&'static (String, Option<u64>)> {
         })
     })
     .as_ref()
+}
+
+/// The environment variable naming a panic point and its subject: `prepare:<feed name>` panics
+/// while that feed is prepared (parsed, normalised, tagged), as a bug in that code would.
+pub const PANIC_ENV: &str = "DIGESTIF_TEST_PANIC";
+
+/// Panics at `point` for `subject` when the tests asked for it (see [`PANIC_ENV`]).
+pub fn panic_at(point: &str, subject: &str) {
+    if let Ok(v) = std::env::var(PANIC_ENV)
+        && v.split_once(':') == Some((point, subject))
+    {
+        panic!("test panic at {point} for {subject}");
+    }
 }
 
 /// Pauses at `point` when the tests asked for it (see the module docs); otherwise returns at once.

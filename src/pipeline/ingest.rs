@@ -192,6 +192,25 @@ fn fail(
     Ok(FeedReport::new(feed, FeedStatus::Failed(msg)))
 }
 
+/// A feed whose ingest failed in a way no feed should (a store error, a panic while preparing
+/// it) is recorded as failed in its health, with the cause and the usual back-off, and the round
+/// goes on with the other feeds.
+fn unexpected_failure(ctx: &Context, feed: &FeedSettings, e: &super::PipelineError) -> FeedReport {
+    let msg = format!("feed `{}` ({}): unexpected error: {e}", feed.name, feed.url);
+    let failures = ctx
+        .with_store(|s| s.feed_state(&feed.name))
+        .ok()
+        .flatten()
+        .map_or(0, |s| s.consecutive_failures);
+    match fail(ctx, feed, msg.clone(), failures, None, Timestamp::now()) {
+        Ok(report) => report,
+        Err(also) => {
+            tracing::error!(feed = %feed.name, "{msg}; recording it failed too: {also}");
+            FeedReport::new(feed, FeedStatus::Failed(msg))
+        }
+    }
+}
+
 /// Progress of a fetch round, for a caller that shows it (the CLI's progress bar).
 #[derive(Debug)]
 pub enum FetchProgress<'a> {
@@ -204,7 +223,7 @@ pub enum FetchProgress<'a> {
 }
 
 /// Fetches every enabled feed (or only those due, unless `force`), with bounded concurrency.
-/// One feed's failure never stops the others.
+/// One feed's failure never stops the others, also an unexpected one (recorded in its health).
 pub async fn fetch_all(ctx: &Context, force: bool) -> Result<Vec<FeedReport>> {
     fetch_all_with_progress(ctx, force, |_| {}).await
 }
@@ -227,11 +246,11 @@ pub async fn fetch_all_with_progress(
     let writer = Writer::start(ctx.store.clone())?;
     let writer = &writer;
     let mut stream = futures_util::stream::iter(feeds.iter())
-        .map(|f| async move { ingest_with(ctx, f, force, writer).await })
+        .map(|f| async move { (f, ingest_with(ctx, f, force, writer).await) })
         .buffer_unordered(limit);
     let mut reports = Vec::with_capacity(feeds.len());
-    while let Some(r) = stream.next().await {
-        let r = r?;
+    while let Some((f, r)) = stream.next().await {
+        let r = r.unwrap_or_else(|e| unexpected_failure(ctx, f, &e));
         progress(FetchProgress::Done(&r));
         reports.push(r);
     }

@@ -49,6 +49,7 @@ pub(super) enum PrepareError {
 
 /// Parses, looks up, normalises and tags one fetched body. CPU-bound: call it on the CPU pool.
 pub(super) fn prepare(job: FeedBody, store: &Arc<Mutex<Store>>) -> Result<Prepared, PrepareError> {
+    crate::testhook::panic_at("prepare", &job.feed);
     let FeedBody {
         feed,
         url,

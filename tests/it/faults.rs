@@ -357,3 +357,40 @@ fn check_config_refuses_a_state_dir_that_is_a_file() {
     assert_eq!(r.code, 78, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
 }
+
+/// Regression: `fetch_all` ended the whole round on one feed's unexpected error (here a panic
+/// while preparing it), against its own doc comment. Now that feed is failed in its health with
+/// the cause, and the other feed is stored.
+#[test]
+fn regression_one_feeds_unexpected_error_ended_the_fetch_round() {
+    let (_http, _smtp, app) = setup("5s");
+    let out = Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .arg("--config")
+        .arg(app.config_path())
+        .arg("fetch")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("INVOCATION_ID")
+        .env_remove(digestif::testhook::ENV)
+        .env(digestif::testhook::PANIC_ENV, "prepare:Beta Post")
+        .output()
+        .expect("run digestif");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "one feed of two failed: {stderr}"
+    );
+    let s = open_store(&app);
+    let beta = s.feed_state("Beta Post").unwrap().expect("beta state");
+    let alpha = s.feed_state("Alpha News").unwrap().expect("alpha state");
+    let why = beta.last_error.unwrap_or_default();
+    assert!(
+        why.contains("unexpected error") && why.contains("test panic at prepare"),
+        "{why}"
+    );
+    assert_eq!(beta.consecutive_failures, 1);
+    assert!(beta.next_attempt.is_some(), "backs off like any failure");
+    assert!(alpha.last_success.is_some() && alpha.items_seen > 0);
+    assert!(s.article_count().unwrap() > 0);
+}
