@@ -544,6 +544,7 @@ fn once(c: Configured) -> Result<u8, Failure> {
             }
             let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
             print_delivery(&delivered);
+            pipeline::apply_retention(&ctx, Timestamp::now())?;
             Ok::<_, anyhow::Error>(match delivery_exit_code(&delivered) {
                 0 => fetched.exit_code(),
                 code => code,

@@ -221,12 +221,14 @@ async fn tick(
         }
     }
     let settings = ctx.settings.clone();
+    let mut built = false;
     for d in &settings.digests {
         let Some(&at) = next_digest.get(&d.name) else {
             continue;
         };
         if at <= now {
             pipeline::build_digest(ctx, d, Timestamp::now(), false)?;
+            built = true;
             if let Some(n) = d.schedule.next_after(now, &settings.timezone) {
                 next_digest.insert(d.name.clone(), n);
             } else {
@@ -237,6 +239,9 @@ async fn tick(
     let delivered = pipeline::deliver_pending(ctx, Timestamp::now(), false).await?;
     for f in &delivered.failed {
         tracing::warn!("{f}");
+    }
+    if built {
+        pipeline::apply_retention(ctx, Timestamp::now())?;
     }
     // Next wake-up: earliest of the feeds' due times, the digests' times and the outbox.
     let mut wake = Timestamp::MAX;

@@ -165,6 +165,9 @@ pub struct Settings {
     pub email_from: Option<String>,
     /// A `tracing` filter ("info", "digestif=debug,warn").
     pub log_level: String,
+    /// Articles first seen, digests built and stories last seen longer ago than this are
+    /// removed (zero: keep everything).
+    pub retention: Duration,
 }
 
 impl Settings {
@@ -322,6 +325,9 @@ pub struct SmtpConfig {
 
 /// Validated settings and the warnings to log.
 pub type Loaded = (Settings, Vec<String>);
+
+/// `retention` when the config does not say: a year of articles, digests and stories.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
 
 /// The largest config file read: a real one is a few KiB (2,000 feeds take about 300 KiB).
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;

@@ -15,8 +15,8 @@ use super::raw::{
     RawSendmail, RawSmtp, SizeValue,
 };
 use super::{
-    ConfigError, DigestSettings, FORMATS, FeedSettings, FetchSettings, OutputSettings,
-    SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
+    ConfigError, DEFAULT_RETENTION, DigestSettings, FORMATS, FeedSettings, FetchSettings,
+    OutputSettings, SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
 };
 use crate::digest::{DEFAULT_EMAIL_BUDGET, MIN_EMAIL_BUDGET};
 use crate::schedule::{self, Schedule};
@@ -67,6 +67,7 @@ pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Settings {
         sendmail,
         email_from,
         log_level: top.log_level,
+        retention: top.retention,
     }
 }
 
@@ -111,6 +112,7 @@ struct TopLevel {
     timezone_name: String,
     template_dir: Option<PathBuf>,
     log_level: String,
+    retention: Duration,
 }
 
 impl TopLevel {
@@ -153,12 +155,21 @@ impl TopLevel {
             );
             cx.push(e);
         }
+        // "0" keeps everything forever; any other value is bounded.
+        let retention = match raw.retention.as_deref().map(str::trim) {
+            Some("0") => Duration::ZERO,
+            v => {
+                let r = duration(cx, "retention", v, DEFAULT_RETENTION, RETENTION);
+                cx.check(r).unwrap_or(DEFAULT_RETENTION)
+            }
+        };
         TopLevel {
             state_dir,
             timezone,
             timezone_name,
             template_dir,
             log_level,
+            retention,
         }
     }
 }
@@ -174,6 +185,11 @@ const INTERVAL: Bounds = Bounds::new(Duration::from_secs(60), Duration::from_sec
 /// `digest.window`: more than 0, at most 36,500 days (a first digest of a whole archive).
 const WINDOW: Bounds = Bounds::new(
     Duration::from_millis(1),
+    Duration::from_secs(36_500 * 86_400),
+);
+/// `retention` (besides "0", keep forever): from a week to 36,500 days.
+const RETENTION: Bounds = Bounds::new(
+    Duration::from_secs(7 * 86_400),
     Duration::from_secs(36_500 * 86_400),
 );
 /// `digest.grace`: 0 (never catch up) to 31 days.

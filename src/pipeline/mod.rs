@@ -12,6 +12,7 @@ mod cpu;
 mod deliver;
 mod ingest;
 mod prepare;
+mod retain;
 mod status;
 mod writer;
 
@@ -31,6 +32,7 @@ pub use ingest::{
     FeedReport, FeedStatus, FetchProgress, feed_backoff, feed_due_at, fetch_all,
     fetch_all_with_progress, ingest_feed,
 };
+pub use retain::apply_retention;
 pub use status::{
     DeliveryStatus, DigestStatus, FeedHealth, OutboxDigest, STATUS_DIGESTS, StatusReport, status,
 };

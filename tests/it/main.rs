@@ -21,6 +21,7 @@ mod normalize;
 mod operator;
 mod opml;
 mod render;
+mod retention;
 mod schedule;
 mod stories;
 mod structure;
