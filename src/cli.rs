@@ -304,7 +304,10 @@ fn config_path(cli: &Cli) -> PathBuf {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    // At least two workers: a digest build holds one, the daemon's watchdog task needs another.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
         .context("cannot start the async runtime")

@@ -89,8 +89,9 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<(), DaemonE
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
 
+    // READY only once the database is open and checked (Context::new): the daemon can serve.
     let mut ctx = Context::new(settings)?;
-    let mut watchdog = watchdog_interval().map(tokio::time::interval);
+    let _watchdog = Watchdog::start();
     notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("started"),
@@ -150,18 +151,11 @@ pub async fn run(config_path: PathBuf, settings: Settings) -> Result<(), DaemonE
         notify(&[sd_notify::NotifyState::Status(&format!(
             "next wake-up at {wake}"
         ))]);
-        let sleeper = tokio::time::sleep(sleep);
-        tokio::pin!(sleeper);
-        loop {
-            tokio::select! {
-                _ = &mut sleeper => break,
-                _ = async { match watchdog.as_mut() { Some(w) => { w.tick().await; } None => std::future::pending::<()>().await } } => {
-                    notify(&[sd_notify::NotifyState::Watchdog]);
-                }
-                _ = sigterm.recv() => { return shutdown(); }
-                _ = sigint.recv() => { return shutdown(); }
-                _ = sighup.recv() => { reload(&config_path, &mut ctx, &mut next_digest); break; }
-            }
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = sigterm.recv() => { return shutdown(); }
+            _ = sigint.recv() => { return shutdown(); }
+            _ = sighup.recv() => { reload(&config_path, &mut ctx, &mut next_digest); }
         }
     }
     shutdown()
@@ -171,6 +165,33 @@ fn shutdown() -> Result<(), DaemonError> {
     notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("shutting down");
     Ok(())
+}
+
+/// Pings the systemd watchdog from its own task, every half `WatchdogSec`, for as long as the
+/// daemon runs: while it sleeps and while it works, so a first fetch round of many slow feeds or
+/// a long digest build is not taken for a hang. (Blocking work runs on the CPU pool, the writer
+/// thread or one reactor thread at a time, so the task keeps its turn; a runtime that stops
+/// scheduling tasks altogether stops the pings and systemd restarts the service.) Stops on drop.
+struct Watchdog(tokio::task::JoinHandle<()>);
+
+impl Watchdog {
+    fn start() -> Option<Watchdog> {
+        let every = watchdog_interval()?;
+        Some(Watchdog(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+        })))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn watchdog_interval() -> Option<Duration> {

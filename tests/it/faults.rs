@@ -394,3 +394,89 @@ fn regression_one_feeds_unexpected_error_ended_the_fetch_round() {
     assert!(alpha.last_success.is_some() && alpha.items_seen > 0);
     assert!(s.article_count().unwrap() > 0);
 }
+
+/// Regression: the watchdog was pinged only while the daemon slept, so a fetch round or digest
+/// build longer than `WatchdogSec` got the service killed. The daemon now pings from its own task:
+/// here a real `NOTIFY_SOCKET` listener with `WATCHDOG_USEC` = 400 ms sees READY once, then pings
+/// all through a fetch round held 3 s inside the ingest transactions.
+#[test]
+fn watchdog_pings_continue_during_a_long_fetch_round() {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Instant;
+    let (_http, _smtp, app) = setup("5s");
+    let sock_path = app.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let (msg_tx, msg_rx) = mpsc::channel::<(Instant, String)>();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reader = stop.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while !stop_reader.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Ok(n) = sock.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let _ = msg_tx.send((Instant::now(), text));
+            }
+        }
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .arg("--config")
+        .arg(app.config_path())
+        .arg("run")
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .env_remove("WATCHDOG_PID")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("INVOCATION_ID")
+        .env(digestif::testhook::ENV, "ingest-commit:1500")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn digestif run");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    wait_line(&rx, "test pause at ingest-commit", Duration::from_secs(20));
+    let paused_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(1200));
+    let held_until = Instant::now();
+    // Stop the daemon (SIGTERM: a clean stop) and reap it before judging.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("try_wait").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if child.try_wait().expect("try_wait").is_none() {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    reader.join().expect("reader");
+    let msgs: Vec<(Instant, String)> = msg_rx.try_iter().collect();
+    let ready: Vec<&Instant> = msgs
+        .iter()
+        .filter(|(_, m)| m.lines().any(|l| l == "READY=1"))
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(ready.len(), 1, "READY once: {msgs:?}");
+    assert!(*ready[0] <= paused_at, "READY before the work");
+    let pings_in_work = msgs
+        .iter()
+        .filter(|(t, m)| *t >= paused_at && *t <= held_until && m.contains("WATCHDOG=1"))
+        .count();
+    // One ping every 200 ms: about 6 in the 1.2 s the round was held.
+    assert!(
+        pings_in_work >= 3,
+        "{pings_in_work} watchdog pings while the fetch round was held: {msgs:?}"
+    );
+}
