@@ -249,6 +249,7 @@ pub async fn fetch_all_with_progress(
         .map(|f| async move { (f, ingest_with(ctx, f, force, writer).await) })
         .buffer_unordered(limit);
     let mut reports = Vec::with_capacity(feeds.len());
+    let started = std::time::Instant::now();
     while let Some((f, r)) = stream.next().await {
         let r = r.unwrap_or_else(|e| unexpected_failure(ctx, f, &e));
         progress(FetchProgress::Done(&r));
@@ -257,8 +258,53 @@ pub async fn fetch_all_with_progress(
     drop(stream);
     progress(FetchProgress::Finished);
     reports.sort_by(|a, b| a.feed.cmp(&b.feed));
+    log_round(&reports, started.elapsed());
     cpu::release_freed_memory();
     Ok(reports)
+}
+
+/// Counts of one fetch round, by what happened to each feed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoundCounts {
+    /// Feeds fetched (not skipped as not due).
+    pub feeds: usize,
+    /// Articles new to the store.
+    pub new: usize,
+    pub not_modified: usize,
+    pub failed: usize,
+}
+
+impl RoundCounts {
+    pub fn of(reports: &[FeedReport]) -> RoundCounts {
+        let mut c = RoundCounts::default();
+        for r in reports {
+            match &r.status {
+                FeedStatus::Skipped => continue,
+                FeedStatus::Fetched { new, .. } => c.new += new,
+                FeedStatus::NotModified => c.not_modified += 1,
+                FeedStatus::Failed(_) => c.failed += 1,
+            }
+            c.feeds += 1;
+        }
+        c
+    }
+}
+
+/// The one info line of a fetch round (none when no feed was due); each failing feed has had
+/// its own warn line, with its name, URL and cause.
+fn log_round(reports: &[FeedReport], took: Duration) {
+    let c = RoundCounts::of(reports);
+    if c.feeds == 0 {
+        return;
+    }
+    tracing::info!(
+        feeds = c.feeds,
+        new = c.new,
+        not_modified = c.not_modified,
+        failed = c.failed,
+        seconds = format_args!("{:.1}", took.as_secs_f64()),
+        "fetch round done"
+    );
 }
 
 #[cfg(test)]

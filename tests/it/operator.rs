@@ -208,3 +208,51 @@ fn a_closed_output_pipe_ends_quietly_without_a_panic() {
         );
     }
 }
+
+/// At the default level a fetch round says one info line (feeds, new, not modified, failed,
+/// seconds) and one warn line per failing feed with its name, URL and cause; nothing per item.
+#[test]
+fn a_fetch_round_logs_one_info_line_and_one_warn_line_per_failing_feed() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    let smtp = SmtpServer::start().expect("smtp");
+    let gone = "[[feed]]\nname = \"Gamma Gone\"\nurl = \"http://127.0.0.1:9/gamma.xml\"\n";
+    let app = App::new(&config(&http, smtp.port(), gone));
+    let lines = |stderr: &str, level: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.contains(level))
+            .map(str::to_string)
+            .collect()
+    };
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let info = lines(&r.stderr, "INFO");
+    let rounds: Vec<&String> = info.iter().filter(|l| l.contains("fetch round")).collect();
+    assert_eq!(rounds.len(), 1, "{}", r.stderr);
+    let round = rounds[0];
+    for field in ["feeds=3", "new=3", "not_modified=0", "failed=1", "seconds="] {
+        assert!(round.contains(field), "{field} missing: {round}");
+    }
+    // The rest of `once` at info: the digest built and its two deliveries, no item lines.
+    assert!(info.len() <= 4, "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("energy pact"),
+        "an item at info: {}",
+        r.stderr
+    );
+    let warn = lines(&r.stderr, "WARN");
+    assert_eq!(warn.len(), 1, "{}", r.stderr);
+    for part in ["Gamma Gone", "http://127.0.0.1:9/gamma.xml", "refused"] {
+        assert!(warn[0].contains(part), "{part} missing: {}", warn[0]);
+    }
+
+    // Again: Alpha answers 304 to its ETag, Beta has nothing new, Gamma still fails.
+    let r = app.run(&["fetch"]);
+    let info = lines(&r.stderr, "INFO");
+    assert_eq!(info.len(), 1, "{}", r.stderr);
+    for field in ["feeds=3", "new=0", "not_modified=1", "failed=1"] {
+        assert!(info[0].contains(field), "{field} missing: {}", info[0]);
+    }
+    assert_eq!(lines(&r.stderr, "WARN").len(), 1, "{}", r.stderr);
+}
