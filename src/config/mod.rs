@@ -283,13 +283,17 @@ pub struct DigestSettings {
     pub outputs: Vec<OutputSettings>,
 }
 
-/// Output formats a file output can write.
-pub const FORMATS: &[&str] = &["json", "html", "md", "txt"];
+/// Output formats a file output can write: one file per digest each (`json` … `txt`), and
+/// `atom`, one feed of the digest's last builds.
+pub const FORMATS: &[&str] = &["json", "html", "md", "txt", "atom"];
+
+/// The formats of a file output that sets no `formats`: one file of each kind per digest.
+pub const DEFAULT_FORMATS: &[&str] = &["json", "html", "md", "txt"];
 
 /// Where a digest goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputSettings {
-    /// Files `<dir>/<digest>-<date>.<fmt>`; formats from [`FORMATS`].
+    /// Files `<dir>/<digest>-<date>.<fmt>` (and `<dir>/<digest>.atom`); formats from [`FORMATS`].
     File { dir: PathBuf, formats: Vec<String> },
     /// One email to these addresses (validated `addr@domain` or `Name <addr@domain>`).
     Email { to: Vec<String> },

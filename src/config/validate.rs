@@ -15,8 +15,8 @@ use super::raw::{
     RawSendmail, RawSmtp, SizeValue,
 };
 use super::{
-    ConfigError, DEFAULT_RETENTION, DigestSettings, FORMATS, FeedSettings, FetchSettings,
-    OutputSettings, SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
+    ConfigError, DEFAULT_FORMATS, DEFAULT_RETENTION, DigestSettings, FORMATS, FeedSettings,
+    FetchSettings, OutputSettings, SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
 };
 use crate::digest::{DEFAULT_EMAIL_BUDGET, MIN_EMAIL_BUDGET};
 use crate::schedule::{self, Schedule};
@@ -646,7 +646,7 @@ fn file_output(cx: &Cx, op: &str, o: RawFileOutput) -> Result<OutputSettings, Co
     };
     let formats = o
         .formats
-        .unwrap_or_else(|| FORMATS.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect());
     if formats.is_empty() {
         return Err(cx.err(&format!("{op}.formats"), "empty list of formats"));
     }
@@ -654,7 +654,10 @@ fn file_output(cx: &Cx, op: &str, o: RawFileOutput) -> Result<OutputSettings, Co
     for (n, f) in formats.iter().enumerate() {
         let f = f.to_ascii_lowercase();
         if !FORMATS.contains(&f.as_str()) {
-            let mut msg = format!("unknown format {f:?} (expected one of json, html, md, txt)");
+            let mut msg = format!(
+                "unknown format {f:?} (expected one of {})",
+                FORMATS.join(", ")
+            );
             if let Some(s) = suggest(&f, FORMATS.iter().copied()) {
                 msg = format!("unknown format {f:?}, did you mean {s:?}?");
             }

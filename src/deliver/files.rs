@@ -179,6 +179,39 @@ fn place_no_replace(tmp: &Path, fin: &Path) -> io::Result<()> {
     }
 }
 
+/// Where the Atom feed of a digest's last builds lives: `<dir>/<digest>.atom` (one file,
+/// rewritten after each build).
+pub fn feed_path(dir: &Path, digest_name: &str) -> PathBuf {
+    dir.join(format!("{}.atom", safe_file_part(digest_name)))
+}
+
+/// Replaces `path` with `data` atomically: a synced temporary in the same folder is renamed over
+/// it and the folder synced, so a reader sees the old file or the new one, never a part of one.
+pub fn replace_file(path: &Path, data: &[u8]) -> Result<(), DeliverError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DeliverError::Io { path, source }
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    let written = write_synced(&tmp, data).and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
     let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(data)?;

@@ -19,7 +19,7 @@ use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-pub use files::{file_path, write_files};
+pub use files::{feed_path, file_path, replace_file, write_files};
 pub use headers::{ListHeaders, list_id, list_label, unsubscribe_uri};
 pub use sendmail::send_sendmail;
 pub use smtp::{Security, SmtpSettings, send_smtp, send_smtp_observed};

@@ -10,7 +10,7 @@ use super::status::describe_target;
 use super::{Context, PipelineError, Result, Target, add};
 use crate::config::OutputSettings;
 use crate::deliver::{self, DeliverError, EmailContent, ListHeaders};
-use crate::digest::{Digest, EmailOptions, Format};
+use crate::digest::{AtomItem, DEFAULT_ATOM_ENTRIES, Digest, EmailOptions, Format};
 use crate::store::{self, Delivery, StoredDigest};
 
 /// The result of a delivery round.
@@ -188,7 +188,8 @@ async fn deliver_one(
     }
 }
 
-/// Renders `digest` in each of `formats` and writes the files into `dir`.
+/// Renders `digest` in each of `formats` and writes the files into `dir`; the format `atom`
+/// rewrites the digest's feed instead ([`write_atom`]).
 async fn write_files(
     ctx: &Context,
     stored: &StoredDigest,
@@ -197,7 +198,7 @@ async fn write_files(
     formats: &[String],
 ) -> Delivered {
     let mut outputs = Vec::new();
-    for f in formats {
+    for f in formats.iter().filter(|f| *f != "atom") {
         let format: Format = f.parse().map_err(|e| format!("{e}"))?;
         let body = ctx
             .renderer
@@ -210,15 +211,72 @@ async fn write_files(
         .to_zoned(ctx.settings.timezone.clone())
         .datetime();
     let name = stored.name.clone();
-    let paths =
-        tokio::task::spawn_blocking(move || deliver::write_files(&dir, &name, local, &outputs))
-            .await
-            .map_err(|e| e.to_string())??;
+    let files_dir = dir.clone();
+    let mut paths = tokio::task::spawn_blocking(move || {
+        deliver::write_files(&files_dir, &name, local, &outputs)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    if formats.iter().any(|f| f == "atom") {
+        paths.push(write_atom(ctx, stored, digest, &dir).await?);
+    }
     Ok(paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", "))
+}
+
+/// Rewrites `<dir>/<digest>.atom`, the Atom feed of the last [`DEFAULT_ATOM_ENTRIES`] stored
+/// digests of this name (newest first, each entry the email edition's HTML under the digest's
+/// `email_budget`), atomically. Ids come from the outbox, so they stay the same across rewrites.
+async fn write_atom(
+    ctx: &Context,
+    stored: &StoredDigest,
+    digest: &Digest,
+    dir: &std::path::Path,
+) -> std::result::Result<std::path::PathBuf, DeliveryFailure> {
+    let ids = ctx
+        .with_store(|s| s.digest_ids_named(&stored.name, DEFAULT_ATOM_ENTRIES))
+        .map_err(|e| e.to_string())?;
+    let mut digests: Vec<(i64, Digest)> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if id == stored.id {
+            digests.push((id, digest.clone()));
+            continue;
+        }
+        let Some(older) = ctx
+            .with_store(|s| s.digest(id))
+            .map_err(|e| e.to_string())?
+        else {
+            continue;
+        };
+        match serde_json::from_str::<Digest>(&older.json) {
+            Ok(d) => digests.push((id, d)),
+            Err(e) => tracing::warn!("digest {} #{id} left out of its Atom feed: {e}", older.name),
+        }
+    }
+    let items: Vec<AtomItem<'_>> = digests
+        .iter()
+        .map(|(id, digest)| AtomItem { id: *id, digest })
+        .collect();
+    let (opts, list) = email_options(ctx, stored, digest).map_err(|e| e.to_string())?;
+    let path = deliver::feed_path(dir, &stored.name);
+    let atom = ctx
+        .renderer
+        .render_atom(
+            &stored.name,
+            &path.display().to_string(),
+            list.archive.as_deref(),
+            &items,
+            opts.budget,
+        )
+        .map_err(|e| e.to_string())?;
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || deliver::replace_file(&target, atom.as_bytes()))
+        .await
+        .map_err(|e| e.to_string())??;
+    Ok(path)
 }
 
 /// Sends `digest` as one email to `to` through the configured transport: the email edition

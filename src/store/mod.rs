@@ -1315,6 +1315,19 @@ impl Store {
         self.ctx(|| "reading the recent digests".into(), r)
     }
 
+    /// The ids of the newest `limit` digests called `name`, newest first (the Atom output).
+    pub fn digest_ids_named(&self, name: &str, limit: usize) -> Result<Vec<i64>> {
+        let r = (|| -> FResult<Vec<i64>> {
+            let mut st = self
+                .conn
+                .prepare("SELECT id FROM digests WHERE name = ?1 ORDER BY id DESC LIMIT ?2")?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = st.query_map(params![name, limit], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })();
+        self.ctx(|| format!("reading the digests called {name}"), r)
+    }
+
     /// The id of the newest digest called `name`, if any.
     pub fn last_digest_id(&self, name: &str) -> Result<Option<i64>> {
         let r = self

@@ -85,3 +85,84 @@ fn atom_feed_parses_back_and_keeps_ids_stable_across_builds() {
         .expect("atom");
     assert!(parse(&empty).entries.is_empty());
 }
+
+/// `formats = ["atom"]` in a file output: each build rewrites `<dir>/<digest>.atom` with the last
+/// digests, newest first; feed-rs reads it as Atom, and an entry keeps its id when the feed is
+/// rewritten after the next build.
+#[test]
+fn atom_file_output_is_rewritten_after_each_build_with_stable_ids() {
+    use crate::e2e::serve_initial;
+    use crate::support::app::App;
+    use crate::support::http::TestServer;
+
+    let http = TestServer::start();
+    serve_initial(&http);
+    let config = format!(
+        r#"state_dir = "{{dir}}/state"
+[[feed]]
+name = "Alpha News"
+url = "{}"
+
+[[digest]]
+name = "daily"
+at = "07:00"
+window = "48h"
+send_empty = true
+link = "https://news.example.org/daily/"
+
+[[digest.output]]
+kind = "file"
+dir = "{{dir}}/digests"
+formats = ["html", "atom"]
+"#,
+        http.url("/alpha.xml")
+    );
+    let app = App::new(&config);
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let atom_path = app.path().join("digests/daily.atom");
+
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let first = parse(&std::fs::read_to_string(&atom_path).expect("daily.atom written"));
+    assert_eq!(first.feed_type, feed_rs::model::FeedType::Atom);
+    assert_eq!(first.entries.len(), 1);
+    let content = first.entries[0]
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone());
+    assert!(
+        content.is_some_and(|b| b.contains("Floods hit northern Italy")),
+        "the entry holds the digest's HTML"
+    );
+
+    let r = app.run(&["digest", "daily"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let second = parse(&std::fs::read_to_string(&atom_path).expect("daily.atom"));
+    assert_eq!(second.id, first.id, "the feed keeps its id");
+    assert_eq!(second.entries.len(), 2, "the last digests, newest first");
+    assert_eq!(
+        second.entries[1].id, first.entries[0].id,
+        "an entry keeps its id"
+    );
+    assert_ne!(second.entries[0].id, second.entries[1].id);
+    assert!(
+        second.entries[0]
+            .links
+            .iter()
+            .any(|l| l.href == "https://news.example.org/daily/"),
+        "{:?}",
+        second.entries[0].links
+    );
+    // No temporary left beside it; the dated HTML files are still written.
+    let names: Vec<String> = std::fs::read_dir(app.path().join("digests"))
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".html")).count(),
+        2,
+        "{names:?}"
+    );
+}
