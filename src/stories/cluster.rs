@@ -54,6 +54,37 @@ pub(crate) struct Prepared<'a> {
     /// words ("e:gavin newsom" -> "t:gavin", "t:newsom") and, for a place, the words of its first
     /// mentions ("e:china" -> "t:china", "t:chinese"). See [`member_cohesion`].
     pub name_words: FastMap<u32, Vec<u32>>,
+    /// What each feature is (see [`FeatureKind`]), by feature id.
+    pub kinds: Vec<FeatureKind>,
+    /// Rarity (IDF over the background, the window and the word-frequency prior) by feature id.
+    pub idf: Vec<f32>,
+    /// Number of the window's articles with each feature, by feature id.
+    pub wdf: Vec<u32>,
+    /// Each article's features with where they occur ([`IN_TITLE`], [`IN_LEAD`] bits for
+    /// terms and entities alike), sorted by feature id, by canonical position. The pair scorer
+    /// reads these: undamped, unweighted evidence.
+    pub occurs: Vec<Vec<(u32, u8)>>,
+}
+
+/// Feature occurs in the title (see [`Prepared::occurs`]).
+pub(crate) const IN_TITLE: u8 = 1;
+/// Feature occurs in the lead or body (see [`Prepared::occurs`]).
+pub(crate) const IN_LEAD: u8 = 2;
+
+/// The kind of a grouping feature: a stemmed word, a number, or an entity of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FeatureKind {
+    Term,
+    Number,
+    Entity(EntityKind),
+}
+
+fn term_kind(term: &str) -> FeatureKind {
+    if term.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        FeatureKind::Number
+    } else {
+        FeatureKind::Term
+    }
 }
 
 /// Canonical order: by time, then by content, then by the caller's id; independent of the order
@@ -86,13 +117,16 @@ pub(crate) fn prepare<'a>(
     let mut surfaces: FastMap<u32, Vec<String>> = FastMap::default();
     let mut ekey = String::new();
     let mut names: Vec<String> = Vec::new();
+    let mut kinds: Vec<FeatureKind> = Vec::new();
     let mut raw: Vec<SparseVec> = Vec::with_capacity(order.len());
-    let mut intern = |key: &str, ids: &mut FastMap<String, u32>| -> u32 {
+    let mut occurs: Vec<Vec<(u32, u8)>> = Vec::with_capacity(order.len());
+    let mut intern = |key: &str, kind: FeatureKind, ids: &mut FastMap<String, u32>| -> u32 {
         if let Some(&id) = ids.get(key) {
             return id;
         }
         let id = names.len() as u32;
         names.push(key.to_string());
+        kinds.push(kind);
         ids.insert(key.to_string(), id);
         id
     };
@@ -107,15 +141,18 @@ pub(crate) fn prepare<'a>(
             .language
             .or_else(|| outlet_language.get(a.outlet).copied());
         let mut v: SparseVec = Vec::new();
-        for (part, weight) in [
-            (a.title, opts.title_term_weight),
-            (leads[leads.len() - 1], opts.lead_term_weight),
+        let mut occ: Vec<(u32, u8)> = Vec::new();
+        for (part, weight, flag) in [
+            (a.title, opts.title_term_weight, IN_TITLE),
+            (leads[leads.len() - 1], opts.lead_term_weight, IN_LEAD),
         ] {
             for_each_term(part, language, &mut word, |t| {
                 key.clear();
                 key.push_str(TERM_PREFIX);
                 key.push_str(t);
-                v.push((intern(&key, &mut ids), weight));
+                let id = intern(&key, term_kind(t), &mut ids);
+                v.push((id, weight));
+                occ.push((id, flag));
             });
         }
         let mut pids = Vec::new();
@@ -130,8 +167,9 @@ pub(crate) fn prepare<'a>(
             key.push_str(ENTITY_PREFIX);
             entity_key(&e.name, &mut ekey);
             key.push_str(&ekey);
-            let id = intern(&key, &mut ids);
+            let id = intern(&key, FeatureKind::Entity(e.kind), &mut ids);
             eids.push(id);
+            occ.push((id, if e.in_title { IN_TITLE } else { IN_LEAD }));
             if e.kind == EntityKind::Location {
                 pids.push(id);
                 if let Some(w) = surface_word(a.title, a.text, e.first_offset)
@@ -166,6 +204,7 @@ pub(crate) fn prepare<'a>(
             }
         }
         raw.push(merged);
+        occurs.push(merge_flags(occ));
     }
     let mut name_words: FastMap<u32, Vec<u32>> = FastMap::default();
     for (id, name) in names.iter().enumerate() {
@@ -189,7 +228,7 @@ pub(crate) fn prepare<'a>(
         ts.dedup();
         name_words.insert(id, ts);
     }
-    let mut wdf = vec![0u64; names.len()];
+    let mut wdf = vec![0u32; names.len()];
     for v in &raw {
         for &(f, _) in v {
             wdf[f as usize] += 1;
@@ -208,7 +247,7 @@ pub(crate) fn prepare<'a>(
             } else {
                 0.0
             };
-            let df = (d + bg.df(k)) as f64 + expected;
+            let df = (d as u64 + bg.df(k)) as f64 + expected;
             (1.0 + n_docs / df.max(1.0)).ln() as f32
         })
         .collect();
@@ -253,7 +292,24 @@ pub(crate) fn prepare<'a>(
         leads,
         places,
         name_words,
+        kinds,
+        idf,
+        wdf,
+        occurs,
     }
+}
+
+/// Sorts `(feature, flag)` pairs by feature and ORs the flags of repeats.
+fn merge_flags(mut occ: Vec<(u32, u8)>) -> Vec<(u32, u8)> {
+    occ.sort_unstable();
+    let mut out: Vec<(u32, u8)> = Vec::with_capacity(occ.len());
+    for (f, flag) in occ {
+        match out.last_mut() {
+            Some(last) if last.0 == f => last.1 |= flag,
+            _ => out.push((f, flag)),
+        }
+    }
+    out
 }
 
 /// The word at byte `offset` of `title + "\n\n" + text` (an entity's first mention).
