@@ -34,6 +34,9 @@ pub struct Snapshot {
     pub name: String,
     pub articles: Vec<Article>,
     pub labels: Vec<SnapshotLabel>,
+    /// One outlet's several items on one event (`single_publisher_duplicates`, not scored): the
+    /// group of each article, if any.
+    pub duplicates: Vec<Option<u32>>,
     /// Gold members whose file position holds an article of another title (counted, still used).
     pub title_mismatches: usize,
     /// Gold members with no article at their file position.
@@ -58,6 +61,8 @@ struct GoldSnapshot {
     stories: Vec<GoldStory>,
     #[serde(default)]
     ambiguous: Vec<GoldStory>,
+    #[serde(default)]
+    single_publisher_duplicates: Vec<GoldStory>,
 }
 
 fn read(path: &Path) -> Result<String, DevDataError> {
@@ -225,10 +230,19 @@ fn load_one(
             }
         }
     }
+    let mut duplicates = vec![None; articles.len()];
+    for (g, s) in gold.single_publisher_duplicates.iter().enumerate() {
+        for m in &s.members {
+            if let Some(&i) = at.get(&(m.file.clone(), m.index)) {
+                duplicates[i] = Some(g as u32);
+            }
+        }
+    }
     Ok(Snapshot {
         name: name.to_string(),
         articles,
         labels,
+        duplicates,
         title_mismatches,
         missing,
     })
@@ -295,4 +309,238 @@ pub fn eval_snapshots(
             .push((s.name.clone(), score, (s.missing, s.title_mismatches)));
     }
     Ok(report)
+}
+
+/// Writes the candidate pairs of every labelled snapshot, of UCI dev and of BASIL dev with their
+/// pair features and gold labels as TSV files into `out` (development of the pair scorer).
+pub fn dump_pairs(
+    snapshots: &Path,
+    uci: &Path,
+    basil: &Path,
+    out: &Path,
+    opts: &crate::stories::GroupOptions,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let names = crate::stories::train::pair_feature_names().join("\t");
+    std::fs::create_dir_all(out)?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out.join("snapshots.tsv"))?);
+    writeln!(w, "set\ta\tb\tla\tlb\tda\tdb\toa\tob\t{names}")?;
+    for s in load_snapshots(snapshots, None, &[])? {
+        let inputs = story_inputs(&s.articles);
+        let pairs = crate::stories::train::candidate_pairs(
+            &inputs,
+            &crate::stories::Background::new(),
+            opts,
+        );
+        let lab = |i: usize| match s.labels[i] {
+            SnapshotLabel::Story(g) => format!("s{g}"),
+            SnapshotLabel::Ambiguous => "amb".into(),
+            SnapshotLabel::Unlabelled => "u".into(),
+        };
+        let dup = |i: usize| s.duplicates[i].map(|d| format!("d{d}")).unwrap_or("-".into());
+        for e in pairs {
+            write!(
+                w,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                s.name,
+                e.a,
+                e.b,
+                lab(e.a),
+                lab(e.b),
+                dup(e.a),
+                dup(e.b),
+                s.articles[e.a].feed,
+                s.articles[e.b].feed
+            )?;
+            for x in e.features {
+                write!(w, "\t{x}")?;
+            }
+            writeln!(w)?;
+        }
+        let (fnames, vecs) = crate::stories::train::article_vectors(
+            &inputs,
+            &crate::stories::Background::new(),
+            opts,
+        );
+        let mut vf = std::io::BufWriter::new(std::fs::File::create(
+            out.join(format!("vectors-{}.tsv", s.name)),
+        )?);
+        for (id, v) in vecs {
+            write!(vf, "{id}")?;
+            for (f, x) in v {
+                write!(vf, "\t{}={x}", fnames[f as usize].replace(['\t', '='], " "))?;
+            }
+            writeln!(vf)?;
+        }
+        let mut arts = std::io::BufWriter::new(std::fs::File::create(
+            out.join(format!("articles-{}.tsv", s.name)),
+        )?);
+        writeln!(arts, "i\tlabel\tdup\tfeed\ttitle")?;
+        for i in 0..s.articles.len() {
+            writeln!(
+                arts,
+                "{i}\t{}\t{}\t{}\t{}",
+                lab(i),
+                dup(i),
+                s.articles[i].feed,
+                s.articles[i].title.replace('\t', " ")
+            )?;
+        }
+    }
+    for (name, items) in [
+        ("uci", crate::stories::eval::load_uci(uci)?),
+        ("basil", crate::stories::eval::load_basil(basil)?),
+    ] {
+        let entities: Vec<Vec<crate::model::Entity>> = items
+            .iter()
+            .map(|it| crate::ner::tag_article(&it.title, &it.text))
+            .collect();
+        let inputs: Vec<crate::stories::StoryArticle> = items
+            .iter()
+            .zip(&entities)
+            .enumerate()
+            .map(|(id, (it, es))| crate::stories::StoryArticle {
+                id,
+                title: &it.title,
+                text: &it.text,
+                outlet: &it.outlet,
+                url: it.url.as_deref(),
+                published: it.published,
+                entities: es,
+                language: None,
+            })
+            .collect();
+        let pairs = crate::stories::train::candidate_pairs(
+            &inputs,
+            &crate::stories::Background::new(),
+            opts,
+        );
+        let mut w = std::io::BufWriter::new(std::fs::File::create(out.join(format!("{name}.tsv")))?);
+        writeln!(w, "set\ta\tb\tla\tlb\tda\tdb\toa\tob\t{names}")?;
+        for e in pairs {
+            write!(
+                w,
+                "{name}\t{}\t{}\t{}\t{}\t-\t-\t{}\t{}",
+                e.a, e.b, items[e.a].gold, items[e.b].gold, items[e.a].outlet, items[e.b].outlet
+            )?;
+            for x in e.features {
+                write!(w, "\t{x}")?;
+            }
+            writeln!(w)?;
+        }
+        let (fnames, vecs) = crate::stories::train::article_vectors(
+            &inputs,
+            &crate::stories::Background::new(),
+            opts,
+        );
+        let mut vf = std::io::BufWriter::new(std::fs::File::create(
+            out.join(format!("vectors-{name}.tsv")),
+        )?);
+        for (id, v) in vecs {
+            write!(vf, "{id}")?;
+            for (f, x) in v {
+                write!(vf, "\t{}={x}", fnames[f as usize].replace(['\t', '='], " "))?;
+            }
+            writeln!(vf)?;
+        }
+        let mut arts = std::io::BufWriter::new(std::fs::File::create(out.join(format!("articles-{name}.tsv")))?);
+        writeln!(arts, "i\tlabel\tdup\tfeed\ttitle")?;
+        for (i, it) in items.iter().enumerate() {
+            writeln!(arts, "{i}\t{}\t-\t{}\t{}", it.gold, it.outlet, it.title.replace('\t', " "))?;
+        }
+    }
+    Ok(())
+}
+
+/// The grouping's view of a snapshot's articles (ids are positions).
+fn story_inputs(articles: &[Article]) -> Vec<crate::stories::StoryArticle<'_>> {
+    articles
+        .iter()
+        .enumerate()
+        .map(|(i, a)| crate::stories::StoryArticle {
+            id: i,
+            title: &a.title,
+            text: &a.text,
+            outlet: &a.feed,
+            url: a.url.as_deref(),
+            published: a.published.as_second(),
+            entities: &a.entities,
+            language: a.language.as_deref(),
+        })
+        .collect()
+}
+
+/// Everything the story model trains on, loaded and tagged: the labelled snapshots and the UCI
+/// and BASIL development sets.
+pub struct TrainingData {
+    pub snapshots: Vec<Snapshot>,
+    benchmarks: Vec<(String, Vec<crate::stories::eval::Item>, Vec<Vec<crate::model::Entity>>)>,
+}
+
+impl TrainingData {
+    /// Loads the snapshots under `snapshots` and the two benchmark files (tagging everything).
+    pub fn load(snapshots: &Path, uci: &Path, basil: &Path) -> anyhow::Result<TrainingData> {
+        let snaps = load_snapshots(snapshots, None, &[])?;
+        let mut benchmarks = Vec::new();
+        for (name, items) in [
+            ("uci", crate::stories::eval::load_uci(uci)?),
+            ("basil", crate::stories::eval::load_basil(basil)?),
+        ] {
+            let entities = items
+                .iter()
+                .map(|it| crate::ner::tag_article(&it.title, &it.text))
+                .collect();
+            benchmarks.push((name.to_string(), items, entities));
+        }
+        Ok(TrainingData {
+            snapshots: snaps,
+            benchmarks,
+        })
+    }
+
+    /// The training windows: each snapshot, then UCI and BASIL.
+    pub fn windows(&self) -> Vec<crate::stories::train::TrainWindow<'_>> {
+        let mut out = Vec::new();
+        for s in &self.snapshots {
+            out.push(crate::stories::train::TrainWindow {
+                name: s.name.clone(),
+                articles: story_inputs(&s.articles),
+                labels: s.labels.clone(),
+                duplicates: s.duplicates.clone(),
+                benchmark: false,
+            });
+        }
+        for (name, items, entities) in &self.benchmarks {
+            let mut stories: HashMap<&str, u32> = HashMap::new();
+            let labels = items
+                .iter()
+                .map(|it| {
+                    let n = stories.len() as u32;
+                    SnapshotLabel::Story(*stories.entry(it.gold.as_str()).or_insert(n))
+                })
+                .collect();
+            out.push(crate::stories::train::TrainWindow {
+                name: name.clone(),
+                articles: items
+                    .iter()
+                    .zip(entities)
+                    .enumerate()
+                    .map(|(id, (it, es))| crate::stories::StoryArticle {
+                        id,
+                        title: &it.title,
+                        text: &it.text,
+                        outlet: &it.outlet,
+                        url: it.url.as_deref(),
+                        published: it.published,
+                        entities: es,
+                        language: None,
+                    })
+                    .collect(),
+                labels,
+                duplicates: Vec::new(),
+                benchmark: true,
+            });
+        }
+        out
+    }
 }

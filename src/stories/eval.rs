@@ -97,13 +97,13 @@ pub fn bcubed<P: Eq + std::hash::Hash, G: Eq + std::hash::Hash>(
 }
 
 /// One article of an evaluation set.
-struct Item {
-    title: String,
-    text: String,
-    outlet: String,
-    url: Option<String>,
-    published: i64,
-    gold: String,
+pub(crate) struct Item {
+    pub title: String,
+    pub text: String,
+    pub outlet: String,
+    pub url: Option<String>,
+    pub published: i64,
+    pub gold: String,
 }
 
 fn run(dataset: &str, items: Vec<Item>, opts: &GroupOptions) -> BcubedReport {
@@ -169,6 +169,11 @@ pub fn eval_uci(path: &Path) -> Result<BcubedReport, StoriesError> {
 
 /// [`eval_uci`] with explicit options.
 pub fn eval_uci_with(path: &Path, opts: &GroupOptions) -> Result<BcubedReport, StoriesError> {
+    Ok(run("uci", load_uci(path)?, opts))
+}
+
+/// The rows of a UCI News Aggregator CSV as evaluation items.
+pub(crate) fn load_uci(path: &Path) -> Result<Vec<Item>, StoriesError> {
     #[derive(Deserialize)]
     struct Row {
         #[serde(rename = "TITLE")]
@@ -215,7 +220,7 @@ pub fn eval_uci_with(path: &Path, opts: &GroupOptions) -> Result<BcubedReport, S
             path: path.to_path_buf(),
         });
     }
-    Ok(run("uci", items, opts))
+    Ok(items)
 }
 
 /// Evaluates on BASIL JSONL (`story_id, publisher, date, title, lead, text`), with dates as
@@ -226,6 +231,11 @@ pub fn eval_basil(path: &Path) -> Result<BcubedReport, StoriesError> {
 
 /// [`eval_basil`] with explicit options.
 pub fn eval_basil_with(path: &Path, opts: &GroupOptions) -> Result<BcubedReport, StoriesError> {
+    Ok(run("basil", load_basil(path)?, opts))
+}
+
+/// The lines of a BASIL JSONL file as evaluation items.
+pub(crate) fn load_basil(path: &Path) -> Result<Vec<Item>, StoriesError> {
     #[derive(Deserialize)]
     struct Row {
         story_id: String,
@@ -283,7 +293,7 @@ pub fn eval_basil_with(path: &Path, opts: &GroupOptions) -> Result<BcubedReport,
             path: path.to_path_buf(),
         });
     }
-    Ok(run("basil", items, opts))
+    Ok(items)
 }
 
 /// Gold label of one article of a labelled feed snapshot (see `gold-stories-dev.md` in the
