@@ -26,8 +26,14 @@ mod cluster;
 mod continuity;
 pub mod eval;
 mod features;
+pub mod learn;
+mod link;
+pub mod model;
+mod pairs;
 pub mod paraphrase;
+mod places;
 mod present;
+pub mod train;
 
 pub use continuity::{
     BROAD_MIN_REPORTS, BROAD_SHARE, CONTINUATION_THRESHOLD, EventContext, MIN_EVENT_EVIDENCE,
@@ -227,12 +233,42 @@ pub struct Story {
 /// `bg` holds document frequencies of articles from before the window (may be empty); the
 /// window's own articles are counted here. The result does not depend on the order of `articles`.
 pub fn group(articles: &[StoryArticle], bg: &Background, opts: &GroupOptions) -> Vec<Story> {
+    group_with(articles, bg, opts, model::StoryModel::embedded())
+}
+
+/// [`group`] with an explicit story model (the embedded one is trained by
+/// `digestif train stories`).
+pub fn group_with(
+    articles: &[StoryArticle],
+    bg: &Background,
+    opts: &GroupOptions,
+    model: &model::StoryModel,
+) -> Vec<Story> {
     if articles.is_empty() {
         return Vec::new();
     }
     let prepared = cluster::prepare(articles, bg, opts);
-    let found = cluster::cluster(&prepared, opts);
+    let found = find_stories(&prepared, opts, model);
     present::build(articles, &prepared, found, opts)
+}
+
+/// Scores the candidate pairs and agglomerates them with the model.
+fn find_stories(
+    prepared: &cluster::Prepared<'_>,
+    opts: &GroupOptions,
+    model: &model::StoryModel,
+) -> Vec<cluster::Found> {
+    let ctx = pairs::PairContext::new(prepared);
+    let graph = link::pair_graph(prepared, &ctx, &model.pair, opts);
+    link::agglomerate(
+        prepared,
+        &ctx,
+        &graph,
+        &|f| model.merge.probability(f) as f64,
+        model.threshold,
+        None,
+        opts,
+    )
 }
 
 /// Groups and returns only the partition (member ids per story, unranked but deterministic).
@@ -242,11 +278,21 @@ pub fn partition(
     bg: &Background,
     opts: &GroupOptions,
 ) -> Vec<Vec<usize>> {
+    partition_with(articles, bg, opts, model::StoryModel::embedded())
+}
+
+/// [`partition`] with an explicit story model.
+pub fn partition_with(
+    articles: &[StoryArticle],
+    bg: &Background,
+    opts: &GroupOptions,
+    model: &model::StoryModel,
+) -> Vec<Vec<usize>> {
     if articles.is_empty() {
         return Vec::new();
     }
     let prepared = cluster::prepare(articles, bg, opts);
-    cluster::cluster(&prepared, opts)
+    find_stories(&prepared, opts, model)
         .into_iter()
         .map(|f| {
             f.members

@@ -1,0 +1,490 @@
+//! Grouping by learned scores: every candidate pair of reports (from the inverted index) gets
+//! the pair scorer's probability of being one story, and groups are then merged greedily, best
+//! first, while the merge scorer says they are one story. The merge scorer looks at the whole of
+//! both groups, not at one pair: how strongly and how widely their reports are linked (the mean
+//! pair probability over all their cross pairs, the strongest link, how many of the smaller
+//! group's reports have a strong link into the other), how similar their centroids are, their
+//! sizes, outlets and time spans. A bridge report cannot chain two stories (one strong pair in
+//! many weak ones does not make a merge), and a diffuse topic cannot snowball (its reports are
+//! weakly linked to each other), while a big story whose reports each tell a different angle
+//! still comes together through the reports its parts share.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::GroupOptions;
+use super::cluster::{Found, Prepared, SparseVec, dense_dot, neighbours, truncate_heaviest};
+use super::model::Scorer;
+use super::pairs::{COHERENT, Class, PAIR_FEATURES, PairContext, pair_features};
+
+/// Number of merge features.
+pub(crate) const MERGE_FEATURES: usize = 24;
+
+/// Names of the merge features, in order.
+pub(crate) const MERGE_FEATURE_NAMES: [&str; MERGE_FEATURES] = [
+    "mean_pair",
+    "max_pair",
+    "mean_linked_pair",
+    "strong_share",
+    "linked_share",
+    "support",
+    "weakest_support",
+    "centroid_cosine",
+    "linkage",
+    "log_smaller",
+    "log_larger",
+    "shared_outlets",
+    "outlets_after",
+    "log_gap_hours",
+    "sqrt_mean_pair",
+    "log_span_hours",
+    "one_outlet",
+    "country_conflicts",
+    "core_names",
+    "core_places",
+    "core_words",
+    "core_broad",
+    "core_max",
+    "profile_cosine",
+];
+
+/// A pair probability at or above this is a strong link.
+const STRONG: f32 = 0.5;
+
+/// The candidate pairs of the window with their pair probabilities: for each article, its
+/// linked articles (canonical positions, sorted), the probability, and whether the two are set
+/// in different countries.
+pub(crate) type PairGraph = Vec<Vec<(u32, f32, bool)>>;
+
+/// Index of the country-conflict pair feature.
+const COUNTRY_CONFLICT: usize = 28;
+
+/// Adds the pair `(i, j)` with features `f` scored by `pair` to `graph` (both directions).
+pub(crate) fn add_edge(graph: &mut PairGraph, i: u32, j: u32, f: &[f32; PAIR_FEATURES], pair: &Scorer) {
+    debug_assert_eq!(
+        super::pairs::PAIR_FEATURE_NAMES[COUNTRY_CONFLICT],
+        "country_conflict"
+    );
+    let prob = pair.probability(f);
+    let conflict = f[COUNTRY_CONFLICT] > 0.5;
+    graph[i as usize].push((j, prob, conflict));
+    graph[j as usize].push((i, prob, conflict));
+}
+
+/// Scores every candidate pair with `pair` and returns the graph.
+pub(crate) fn pair_graph(
+    p: &Prepared<'_>,
+    ctx: &PairContext,
+    pair: &Scorer,
+    opts: &GroupOptions,
+) -> PairGraph {
+    let nbrs = neighbours(p, opts);
+    let mut graph: PairGraph = vec![Vec::new(); nbrs.len()];
+    let mut f = [0f32; PAIR_FEATURES];
+    for (i, list) in nbrs.iter().enumerate() {
+        for &j in list {
+            if (j as usize) <= i {
+                continue;
+            }
+            pair_features(p, ctx, i, j as usize, &mut f);
+            add_edge(&mut graph, i as u32, j, &f, pair);
+        }
+    }
+    for l in &mut graph {
+        l.sort_unstable_by_key(|e| e.0);
+    }
+    graph
+}
+
+/// A group of reports during agglomeration.
+struct Group {
+    members: Vec<u32>,
+    sum: SparseVec,
+    /// (feature, number of members with it), sorted by feature.
+    counts: Vec<(u32, u32)>,
+    norm2: f32,
+    /// (outlet, reports) sorted by outlet.
+    outlets: Vec<(u32, u32)>,
+    t0: i64,
+    t1: i64,
+    stamp: u32,
+    alive: bool,
+}
+
+struct Cand {
+    score: f64,
+    a: u32,
+    b: u32,
+    sa: u32,
+    sb: u32,
+}
+impl PartialEq for Cand {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Cand {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.score
+            .total_cmp(&o.score)
+            .then_with(|| o.a.cmp(&self.a))
+            .then_with(|| o.b.cmp(&self.b))
+    }
+}
+
+fn find(parent: &mut [u32], mut x: u32) -> u32 {
+    while parent[x as usize] != x {
+        let up = parent[parent[x as usize] as usize];
+        parent[x as usize] = up;
+        x = up;
+    }
+    x
+}
+
+/// Called with the features of each pair of groups the agglomeration weighs (and their members,
+/// as canonical positions): how training collects merge examples.
+pub(crate) type Observer<'o> = &'o mut dyn FnMut(&[f32; MERGE_FEATURES], &[u32], &[u32]);
+
+/// The agglomeration state.
+struct Agglo<'p, 'a> {
+    p: &'p Prepared<'a>,
+    ctx: &'p PairContext,
+    graph: &'p PairGraph,
+    groups: Vec<Group>,
+    parent: Vec<u32>,
+    dense: Vec<f32>,
+    max_centroid: usize,
+}
+
+impl Agglo<'_, '_> {
+    /// The merge features of groups `x` and `y`.
+    fn features(&mut self, x: u32, y: u32) -> [f32; MERGE_FEATURES] {
+        let (gx, gy) = (&self.groups[x as usize], &self.groups[y as usize]);
+        // the smaller group (ties: the one with the lower first member) is `a`
+        let x_small = (gx.members.len(), gx.members[0]) < (gy.members.len(), gy.members[0]);
+        let (a, b) = if x_small { (x, y) } else { (y, x) };
+        let (na, nb) = (
+            self.groups[a as usize].members.len(),
+            self.groups[b as usize].members.len(),
+        );
+        let (mut sum, mut max, mut linked, mut strong) = (0f64, 0f32, 0u32, 0u32);
+        let mut conflicts = 0u32;
+        let (mut support, mut weakest) = (0f64, f32::INFINITY);
+        for k in 0..na {
+            let m = self.groups[a as usize].members[k];
+            let mut best = 0f32;
+            for &(j, prob, conflict) in &self.graph[m as usize] {
+                if find(&mut self.parent, j) != b {
+                    continue;
+                }
+                conflicts += conflict as u32;
+                sum += prob as f64;
+                max = max.max(prob);
+                linked += 1;
+                strong += (prob >= STRONG) as u32;
+                best = best.max(prob);
+            }
+            support += best as f64;
+            weakest = weakest.min(best);
+        }
+        let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
+        let pairs = (na * nb) as f64;
+        let mean = (sum / pairs) as f32;
+        for &(f, w) in &gb.sum {
+            self.dense[f as usize] = w;
+        }
+        let d = dense_dot(&self.dense, &ga.sum);
+        for &(f, _) in &gb.sum {
+            self.dense[f as usize] = 0.0;
+        }
+        let n2 = (ga.norm2 * gb.norm2).sqrt();
+        let centroid = if n2 > 0.0 { d / n2 } else { 0.0 };
+        let linkage = if n2 > 0.0 {
+            d / (n2 * pairs as f32).sqrt()
+        } else {
+            0.0
+        };
+        let mut shared_outlets = 0u32;
+        let mut outlets_after = gb.outlets.len() as u32;
+        for &(o, c) in &ga.outlets {
+            match gb.outlets.binary_search_by_key(&o, |e| e.0) {
+                Ok(_) => shared_outlets += c,
+                Err(_) => outlets_after += 1,
+            }
+        }
+        let core = self.core(a, b);
+        let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
+        let gap = if ga.t1 < gb.t0 {
+            gb.t0 - ga.t1
+        } else if gb.t1 < ga.t0 {
+            ga.t0 - gb.t1
+        } else {
+            0
+        };
+        [
+            mean,
+            max,
+            if linked > 0 {
+                (sum / linked as f64) as f32
+            } else {
+                0.0
+            },
+            (strong as f64 / pairs) as f32,
+            (linked as f64 / pairs) as f32,
+            (support / na as f64) as f32,
+            if weakest.is_finite() { weakest } else { 0.0 },
+            centroid,
+            linkage,
+            (na as f32).ln(),
+            (nb as f32).ln(),
+            shared_outlets as f32 / na as f32,
+            (outlets_after as f32).min(8.0),
+            (gap as f32 / 3600.0).ln_1p(),
+            mean.sqrt(),
+            ((ga.t1.max(gb.t1) - ga.t0.min(gb.t0)) as f32 / 3600.0).ln_1p(),
+            (outlets_after == 1) as u8 as f32,
+            if linked > 0 {
+                conflicts as f32 / linked as f32
+            } else {
+                0.0
+            },
+            core[0].ln_1p(),
+            core[1].ln_1p(),
+            core[2].ln_1p(),
+            core[3],
+            core[4],
+            core[5],
+        ]
+    }
+
+    /// What groups `a` and `b` share, each feature weighed by its rarity and by the smaller of
+    /// the shares of the two groups' members that have it: names, specific places, coherent
+    /// words, broad places (unweighted), the largest single term, and the cosine of the two
+    /// groups' rarity-weighted feature shares.
+    fn core(&self, a: u32, b: u32) -> [f32; 6] {
+        let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
+        let (na, nb) = (ga.members.len() as f32, gb.members.len() as f32);
+        let mut out = [0f32; 6];
+        let (mut dot, mut sa, mut sb) = (0f32, 0f32, 0f32);
+        let (x, y) = (&ga.counts, &gb.counts);
+        let (mut i, mut j) = (0, 0);
+        while i < x.len() || j < y.len() {
+            let fx = x.get(i).map(|e| e.0).unwrap_or(u32::MAX);
+            let fy = y.get(j).map(|e| e.0).unwrap_or(u32::MAX);
+            if fx < fy {
+                let r = self.p.rarity[fx as usize] * x[i].1 as f32 / na;
+                sa += r * r;
+                i += 1;
+                continue;
+            }
+            if fy < fx {
+                let r = self.p.rarity[fy as usize] * y[j].1 as f32 / nb;
+                sb += r * r;
+                j += 1;
+                continue;
+            }
+            let f = fx as usize;
+            let (sh_a, sh_b) = (x[i].1 as f32 / na, y[j].1 as f32 / nb);
+            i += 1;
+            j += 1;
+            let r = self.p.rarity[f];
+            sa += (r * sh_a).powi(2);
+            sb += (r * sh_b).powi(2);
+            dot += r * r * sh_a * sh_b;
+            let share = sh_a.min(sh_b);
+            let class = self.ctx.class(fx);
+            let v = r * share;
+            match class {
+                Class::Person | Class::Name => out[0] += v,
+                Class::Place => out[1] += v,
+                Class::Word => out[2] += v * (self.p.coh[f] / COHERENT).min(1.0),
+                Class::Broad => out[3] += share,
+                Class::Number => out[2] += v,
+            }
+            if class != Class::Broad {
+                out[4] = out[4].max(v);
+            }
+        }
+        let n = (sa * sb).sqrt();
+        out[5] = if n > 0.0 { dot / n } else { 0.0 };
+        out
+    }
+
+    /// The groups linked to group `g` by a candidate pair.
+    fn neighbours_of(&mut self, g: u32) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        for k in 0..self.groups[g as usize].members.len() {
+            let m = self.groups[g as usize].members[k];
+            for &(j, _, _) in &self.graph[m as usize] {
+                let r = find(&mut self.parent, j);
+                if r != g {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Group `g`'s best merge (if it reaches `threshold`) as a heap entry, telling `observe`
+    /// about every neighbour weighed.
+    fn best_merge(
+        &mut self,
+        g: u32,
+        score: &dyn Fn(&[f32; MERGE_FEATURES]) -> f64,
+        threshold: f64,
+        observe: &mut Option<Observer<'_>>,
+    ) -> Option<Cand> {
+        let mut best: Option<(f64, u32)> = None;
+        for x in self.neighbours_of(g) {
+            let f = self.features(g, x);
+            if let Some(obs) = observe.as_mut() {
+                let (ga, gx) = (&self.groups[g as usize], &self.groups[x as usize]);
+                obs(&f, &ga.members, &gx.members);
+            }
+            let s = score(&f);
+            if s >= threshold && best.is_none_or(|(bs, bx)| s > bs || (s == bs && x < bx)) {
+                best = Some((s, x));
+            }
+        }
+        let (s, x) = best?;
+        Some(Cand {
+            score: s,
+            a: g,
+            b: x,
+            sa: self.groups[g as usize].stamp,
+            sb: self.groups[x as usize].stamp,
+        })
+    }
+
+    fn merge(&mut self, keep: usize, gone: usize) {
+        let g = std::mem::replace(
+            &mut self.groups[gone],
+            Group {
+                members: Vec::new(),
+                sum: Vec::new(),
+                counts: Vec::new(),
+                norm2: 0.0,
+                outlets: Vec::new(),
+                t0: 0,
+                t1: 0,
+                stamp: 0,
+                alive: false,
+            },
+        );
+        self.parent[gone] = keep as u32;
+        let k = &mut self.groups[keep];
+        k.members.extend_from_slice(&g.members);
+        k.counts = add_counts(&k.counts, &g.counts);
+        k.sum = super::cluster::add_into(&k.sum, &g.sum);
+        truncate_heaviest(&mut k.sum, self.max_centroid);
+        k.norm2 = k.sum.iter().map(|x| x.1 * x.1).sum();
+        for (o, c) in g.outlets {
+            match k.outlets.binary_search_by_key(&o, |e| e.0) {
+                Ok(i) => k.outlets[i].1 += c,
+                Err(i) => k.outlets.insert(i, (o, c)),
+            }
+        }
+        k.t0 = k.t0.min(g.t0);
+        k.t1 = k.t1.max(g.t1);
+        k.stamp += 1;
+    }
+}
+
+/// Agglomerates the window: merges the best-scoring pair of linked groups, best first, while
+/// `score` (the merge probability) reaches `threshold`. `observe`, when given, sees every pair of
+/// groups weighed. Deterministic: ties break on group ids, which follow the canonical order.
+pub(crate) fn agglomerate(
+    p: &Prepared<'_>,
+    ctx: &PairContext,
+    graph: &PairGraph,
+    score: &dyn Fn(&[f32; MERGE_FEATURES]) -> f64,
+    threshold: f64,
+    mut observe: Option<Observer<'_>>,
+    opts: &GroupOptions,
+) -> Vec<Found> {
+    let n = p.vecs.len();
+    let groups: Vec<Group> = (0..n)
+        .map(|i| Group {
+            members: vec![i as u32],
+            sum: p.vecs[i].clone(),
+            counts: p.occurs[i].iter().map(|&(f, _)| (f, 1)).collect(),
+            norm2: p.vecs[i].iter().map(|x| x.1 * x.1).sum(),
+            outlets: vec![(p.outlets[i], 1)],
+            t0: p.times[i],
+            t1: p.times[i],
+            stamp: 0,
+            alive: true,
+        })
+        .collect();
+    let mut ag = Agglo {
+        p,
+        ctx,
+        graph,
+        groups,
+        parent: (0..n as u32).collect(),
+        dense: vec![0f32; p.names.len()],
+        max_centroid: opts.max_centroid_features,
+    };
+    let mut heap = BinaryHeap::with_capacity(n);
+    for g in 0..n as u32 {
+        if let Some(c) = ag.best_merge(g, score, threshold, &mut observe) {
+            heap.push(c);
+        }
+    }
+    while let Some(c) = heap.pop() {
+        let (a, b) = (c.a as usize, c.b as usize);
+        if !ag.groups[a].alive || ag.groups[a].stamp != c.sa {
+            continue;
+        }
+        if !ag.groups[b].alive || ag.groups[b].stamp != c.sb {
+            if let Some(c) = ag.best_merge(c.a, score, threshold, &mut observe) {
+                heap.push(c);
+            }
+            continue;
+        }
+        let (keep, gone) = if a < b { (a, b) } else { (b, a) };
+        ag.merge(keep, gone);
+        if let Some(c) = ag.best_merge(keep as u32, score, threshold, &mut observe) {
+            heap.push(c);
+        }
+    }
+    ag.groups
+        .into_iter()
+        .filter(|g| g.alive)
+        .map(|mut g| {
+            g.members.sort_unstable();
+            Found {
+                members: g.members,
+                sum: g.sum,
+            }
+        })
+        .collect()
+}
+
+/// Adds two sorted (feature, count) lists.
+fn add_counts(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
+            out.push(a[i]);
+            i += 1;
+        } else if i >= a.len() || b[j].0 < a[i].0 {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push((a[i].0, a[i].1 + b[j].1));
+            i += 1;
+            j += 1;
+        }
+    }
+    out
+}
