@@ -193,6 +193,21 @@ enum TrainCommand {
         #[arg(long)]
         clusters: Option<String>,
     },
+    /// Train the story model (pair and merge scorers, threshold) on the labelled feed snapshots
+    /// and the UCI and BASIL development sets (deterministic).
+    Stories {
+        #[arg(long, default_value = "../shared/data/feeds/news-snapshots")]
+        snapshots: PathBuf,
+        #[arg(long, default_value = "../shared/data/clusters/uci-headlines-dev.csv")]
+        uci: PathBuf,
+        #[arg(long, default_value = "../shared/data/clusters/basil-dev.jsonl")]
+        basil: PathBuf,
+        #[arg(long, default_value = "models/stories.json")]
+        out: PathBuf,
+        /// Also train once without each snapshot and score it (leave-one-snapshot-out).
+        #[arg(long)]
+        leave_one_out: bool,
+    },
 }
 
 /// A failure with its exit code.
@@ -387,8 +402,51 @@ fn loaded(
 
 fn train(cmd: &TrainCommand) -> Result<u8, Failure> {
     init_logging("info");
+    if let TrainCommand::Stories {
+        snapshots,
+        uci,
+        basil,
+        out,
+        leave_one_out,
+    } = cmd
+    {
+        return train_stories(snapshots, uci, basil, out, *leave_one_out);
+    }
     let report = crate::ner::train::train(&train_options(cmd)?).context("training failed")?;
     println!("{report}");
+    Ok(0)
+}
+
+fn train_stories(
+    snapshots: &Path,
+    uci: &Path,
+    basil: &Path,
+    out: &Path,
+    leave_one_out: bool,
+) -> Result<u8, Failure> {
+    use crate::stories::train;
+    let data = crate::devdata::TrainingData::load(snapshots, uci, basil)
+        .context("loading the training data")?;
+    let windows = data.windows();
+    let opts = crate::stories::GroupOptions::default();
+    let topts = train::TrainOptions::default();
+    let mut log = |s: &str| eprintln!("{s}");
+    let model = train::train(&windows, &opts, &topts, &mut log);
+    std::fs::write(out, model.to_json())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    let s = train::evaluate(&windows, &model, &opts);
+    for (name, score) in &s.per_snapshot {
+        println!("in-sample {name}: {score}");
+    }
+    for (name, f1) in &s.benchmarks {
+        println!("in-sample {name}: BCubed F1 {f1:.4}");
+    }
+    println!("in-sample snapshots: {}", s.snapshots);
+    if leave_one_out {
+        let l = train::leave_one_out(&windows, &opts, &topts, &mut |s| println!("left out {s}"));
+        println!("leave-one-snapshot-out: {}", l.snapshots);
+    }
+    println!("wrote {} (threshold {:.2})", out.display(), model.threshold);
     Ok(0)
 }
 
@@ -955,7 +1013,10 @@ fn train_options(t: &TrainCommand) -> anyhow::Result<crate::ner::train::TrainOpt
         hash_bits,
         weights,
         clusters,
-    } = t;
+    } = t
+    else {
+        anyhow::bail!("not the NER trainer");
+    };
     let mut o = crate::ner::train::TrainOptions::new(data.clone(), out.clone(), words_out.clone());
     o.reuse_words = *reuse_words;
     o.epochs = epochs.unwrap_or(o.epochs);

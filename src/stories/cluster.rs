@@ -1,16 +1,9 @@
 //! The grouping core: weighted sparse feature vectors per article (entities and terms, IDF from
-//! the background plus the window with a word-frequency prior, topic damping by coherence),
-//! candidate pairs from an inverted index with capped postings, agglomeration by group-average
-//! similarity with a time factor, and the final cohesion, place and word tests on each story's
-//! members ([`member_cohesion`]).
-//!
-//! Group-average linkage is what keeps unrelated stories apart: a bridge article that mentions
-//! both "Russia + doping" and "Russia + gas" can join one of them, but the two clusters only share
-//! the low-weight "Russia" feature, so they never merge. The similarity of two clusters is their
-//! sums' dot product (less half of what pairs of reports of one outlet contribute) over
-//! `(|S_a| |S_b|)^(1-β) (n_a n_b)^β`: β = 0 is the centroid cosine, β = 1 the mean pairwise cosine;
-//! see [`GroupOptions::average_linkage`]. Everything runs in a canonical article order with index
-//! tie-breaks, so the result does not depend on input order.
+//! the background plus the window with a word-frequency prior, topic damping by coherence) with
+//! each feature's kind, window frequency, rarity and title/lead occurrence for the pair scorer,
+//! and candidate pairs from an inverted index with capped postings and a time factor.
+//! Everything runs in a canonical article order with index tie-breaks, so the result does not
+//! depend on input order.
 
 use std::cmp::Ordering;
 
@@ -23,7 +16,6 @@ use crate::model::EntityKind;
 
 /// Words in a typical title and lead, for [`prior_doc_frequency`].
 const PRIOR_WORDS: f32 = 40.0;
-
 
 /// A sparse vector: (feature id, weight), sorted by feature id.
 pub(crate) type SparseVec = Vec<(u32, f32)>;

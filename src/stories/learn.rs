@@ -284,11 +284,9 @@ pub(crate) fn fit_trees(ex: &Examples, names: &[&str], o: &TreeOptions) -> super
         }
         let mut nodes: Vec<Node> = Vec::new();
         let all: Vec<u32> = (0..n as u32).collect();
-        grow(
-            &mut nodes, &all, 0, &bin_of, d, &cuts, &g, &h, o,
-        );
-        for i in 0..n {
-            margin[i] += predict_tree(&nodes, ex.row(i));
+        grow(&mut nodes, &all, 0, &bin_of, d, &cuts, &g, &h, o);
+        for (i, m) in margin.iter_mut().enumerate() {
+            *m += predict_tree(&nodes, ex.row(i));
         }
         trees.push(nodes);
     }
@@ -313,9 +311,9 @@ fn grow(
     o: &TreeOptions,
 ) -> usize {
     use super::model::Node;
-    let (gs, hs): (f64, f64) = rows
-        .iter()
-        .fold((0.0, 0.0), |a, &i| (a.0 + g[i as usize], a.1 + h[i as usize]));
+    let (gs, hs): (f64, f64) = rows.iter().fold((0.0, 0.0), |a, &i| {
+        (a.0 + g[i as usize], a.1 + h[i as usize])
+    });
     let here = nodes.len();
     let leaf_value = round(-gs / (hs + o.lambda) * o.learning_rate);
     nodes.push(Node {

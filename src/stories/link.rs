@@ -60,7 +60,13 @@ pub(crate) type PairGraph = Vec<Vec<(u32, f32, bool)>>;
 const COUNTRY_CONFLICT: usize = 28;
 
 /// Adds the pair `(i, j)` with features `f` scored by `pair` to `graph` (both directions).
-pub(crate) fn add_edge(graph: &mut PairGraph, i: u32, j: u32, f: &[f32; PAIR_FEATURES], pair: &Scorer) {
+pub(crate) fn add_edge(
+    graph: &mut PairGraph,
+    i: u32,
+    j: u32,
+    f: &[f32; PAIR_FEATURES],
+    pair: &Scorer,
+) {
     debug_assert_eq!(
         super::pairs::PAIR_FEATURE_NAMES[COUNTRY_CONFLICT],
         "country_conflict"
@@ -146,6 +152,9 @@ fn find(parent: &mut [u32], mut x: u32) -> u32 {
     }
     x
 }
+
+/// How likely two groups are one story, from their merge features.
+pub(crate) type MergeScore<'s> = &'s dyn Fn(&[f32; MERGE_FEATURES]) -> f64;
 
 /// Called with the features of each pair of groups the agglomeration weighs (and their members,
 /// as canonical positions): how training collects merge examples.

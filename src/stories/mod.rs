@@ -10,17 +10,14 @@
 //! window, with general English word frequencies as a prior so that everyday words are not
 //! mistaken for rare ones on a cold start) and by place (title above body); features whose
 //! articles have nothing else in common (topics such as "Covid", everyday words) are damped by
-//! their coherence. An inverted index with capped postings yields each
-//! article's nearest neighbours; clusters are then agglomerated by a group-average similarity
-//! (half way between the cosine of their centroids and the mean pairwise cosine of their
-//! members) times a publication-time factor, so a story only absorbs what is similar to the story
-//! as a whole and unrelated stories do not chain through a shared entity. Pairs of reports from
-//! the same outlet count half: an outlet's recurring series ("Covid-19 update", "Best of cartoons,
-//! September 19") share boilerplate, not a story. Two guards back this up: multi-report clusters
-//! merge only if the merge survives leaving out any single report (a bridge article cannot glue
-//! two stories), and a final cohesion test splits off members that do not resemble the rest of
-//! their story, or resemble it only through one place ("California") or one everyday word
-//! ("booster"); names of people and organisations are never left out.
+//! their coherence. An inverted index with capped postings yields each article's candidate
+//! pairs. A learned pair scorer (`pairs`, weights in `models/stories.json`) gives each pair the
+//! probability of being one story from evidence specific to an event (names, places below
+//! country level, rare and coherent words, numbers, time) rather than broad context (countries,
+//! places much of the window mentions, topic words, an outlet's own series); groups then merge
+//! best first while a learned merge scorer over the whole of both groups (`link`) says they are
+//! one story, so one bridge report cannot chain two stories and a topic does not snowball.
+//! `train` fits both scorers and the threshold on labelled windows.
 
 mod cluster;
 mod continuity;
@@ -82,42 +79,15 @@ impl<'a> StoryArticle<'a> {
 /// Tuning of [`group`]. `Default` holds the tuned values.
 #[derive(Debug, Clone)]
 pub struct GroupOptions {
-    /// Minimum linkage similarity (see `average_linkage`; times the time factor) for two clusters
-    /// to merge.
-    pub threshold: f32,
     /// Time gap (seconds) between two clusters' spans that costs nothing.
     pub time_grace_secs: i64,
     /// Beyond the grace period similarity decays as `exp(-excess / time_scale_secs)`.
     pub time_scale_secs: f64,
-    /// Cohesion test after agglomeration: a member of a story of three or more whose cosine to the
-    /// rest of the story is below `cohesion * threshold` is split off (0 disables).
-    pub cohesion: f32,
-    /// Place cohesion: a member of a story of three or more whose cosine to the rest of the
-    /// story without the place that contributes most (the entity with the words it is written
-    /// with: "China", "china", "chinese") is below `place_cohesion * threshold` is split off.
-    /// A report that shares only "California" with the recall story is news from California,
-    /// not part of that story (0 disables).
-    pub place_cohesion: f32,
-    /// Word cohesion: likewise without the one word (a term that is not part of a name of the
-    /// report's entities) that contributes most, against `word_cohesion * threshold`. A vaccine
-    /// explainer that shares only "booster" with the report of an F.D.A. panel vote is on the
-    /// same subject, not the same event (0 disables).
-    pub word_cohesion: f32,
-    /// Robust merges: two multi-report clusters merge only if their linkage similarity (the same
-    /// measure as merges use) stays at least `robust_merge * threshold` with any one report of
-    /// either left out, so a single bridge article cannot chain two stories (0 disables).
-    pub robust_merge: f32,
     /// Weight of the similarity between two reports of the same outlet. An outlet's recurring
     /// series ("Covid-19 update", "Best of cartoons, September 19") and its own follow-ups share
     /// boilerplate words with each other far more than reports of one event by different
     /// outlets do; 1 treats them like any other pair.
     pub same_outlet_weight: f32,
-    /// Linkage of two clusters, from the cosine of their centroids (0) to the mean pairwise
-    /// cosine of their members (1, UPGMA). The centroid cosine of a diffuse cluster (a topic such
-    /// as "Covid-19" rather than one event) stays high because its centroid is a smooth topic
-    /// vector, so topics snowball; the mean pairwise cosine drops for it but also splits broad
-    /// stories told in short headlines. The geometric mean of the two denominators sits between.
-    pub average_linkage: f32,
     /// Rarity prior: general English word frequencies (`data/wordfreq/en.tsv`) count as this
     /// many further background articles, so that on a cold start (no stored background) everyday
     /// words ("available", "ban", "tests") are not as rare as names. 0 disables.
@@ -166,15 +136,9 @@ pub struct GroupOptions {
 impl Default for GroupOptions {
     fn default() -> Self {
         GroupOptions {
-            threshold: 0.1,
             time_grace_secs: 86_400,
             time_scale_secs: 2.0 * 86_400.0,
-            cohesion: 1.0,
-            place_cohesion: 0.3,
-            word_cohesion: 0.1,
-            robust_merge: 0.6,
             same_outlet_weight: 0.5,
-            average_linkage: 0.5,
             prior_docs: 3000.0,
             topic_damping: 1.0,
             topic_coherence: 0.07,

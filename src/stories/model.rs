@@ -161,9 +161,10 @@ fn check(s: &Scorer, names: &[&str], what: &str) -> Result<(), String> {
         Scorer::Trees(t) => {
             same &= t.trees.iter().all(|tree| {
                 tree.iter().all(|n| {
-                    (n.feature == u32::MAX || (n.feature as usize) < names.len())
-                        && (n.feature == u32::MAX
-                            || ((n.left as usize) < tree.len() && (n.right as usize) < tree.len()))
+                    n.feature == u32::MAX
+                        || ((n.feature as usize) < names.len()
+                            && (n.left as usize) < tree.len()
+                            && (n.right as usize) < tree.len())
                 })
             })
         }

@@ -101,7 +101,11 @@ impl PairContext {
                 FeatureKind::Entity(EntityKind::Location) => {
                     let info = place_info(name.strip_prefix(ENTITY_PREFIX).unwrap_or(name));
                     country[f] = info.country;
-                    if info.broad { Class::Broad } else { Class::Place }
+                    if info.broad {
+                        Class::Broad
+                    } else {
+                        Class::Place
+                    }
                 }
                 FeatureKind::Entity(_) => Class::Name,
                 FeatureKind::Term => Class::Word,
@@ -112,13 +116,20 @@ impl PairContext {
             .occurs
             .iter()
             .map(|occ| {
-                let mut c: Vec<u32> = occ.iter().filter_map(|&(f, _)| country[f as usize]).collect();
+                let mut c: Vec<u32> = occ
+                    .iter()
+                    .filter_map(|&(f, _)| country[f as usize])
+                    .collect();
                 c.sort_unstable();
                 c.dedup();
                 c
             })
             .collect();
-        let question = p.titles.iter().map(|t| t.trim_end().ends_with('?')).collect();
+        let question = p
+            .titles
+            .iter()
+            .map(|t| t.trim_end().ends_with('?'))
+            .collect();
         let mut title_norm = Vec::with_capacity(p.occurs.len());
         let mut all_norm = Vec::with_capacity(p.occurs.len());
         for occ in &p.occurs {

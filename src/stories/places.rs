@@ -239,7 +239,14 @@ mod tests {
 
     #[test]
     fn countries_states_and_regions_are_broad_cities_are_not() {
-        for k in ["united states", "france", "texas", "california", "europe", "victoria"] {
+        for k in [
+            "united states",
+            "france",
+            "texas",
+            "california",
+            "europe",
+            "victoria",
+        ] {
             assert!(place_info(k).broad, "{k}");
         }
         for k in ["del rio", "auckland", "kabul", "sequoia national park"] {

@@ -16,11 +16,11 @@
 //!
 //! Everything is deterministic: same inputs, same model, byte for byte.
 
-use super::cluster::{Found, Prepared, neighbours, prepare};
+use super::cluster::{Found, Prepared, SparseVec, neighbours, prepare};
 use super::eval::{SnapshotLabel, SnapshotScore, bcubed, score_snapshot};
 use super::learn::{Examples, TreeOptions, fit, fit_trees};
 use super::link::{
-    MERGE_FEATURE_NAMES, MERGE_FEATURES, PairGraph, add_edge, agglomerate, pair_graph,
+    MERGE_FEATURE_NAMES, MERGE_FEATURES, MergeScore, PairGraph, add_edge, agglomerate, pair_graph,
 };
 use super::model::{MODEL_VERSION, Scorer, StoryModel};
 use super::pairs::{PAIR_FEATURE_NAMES, PAIR_FEATURES, PairContext, pair_features};
@@ -62,7 +62,12 @@ impl Default for TrainOptions {
             rounds: 3,
             thresholds: (4..=16).map(|k| k as f64 * 0.05).collect(),
             pair_trees: None,
-            merge_trees: None,
+            // a merge depends on its features jointly (a strong mean link means little between
+            // two big groups of one outlet): boosted trees fit that, a linear scorer cannot
+            merge_trees: Some(TreeOptions {
+                trees: 100,
+                ..TreeOptions::default()
+            }),
         }
     }
 }
@@ -263,7 +268,7 @@ fn score_window(r: &Ready<'_, '_>, found: &[Found], scores: &mut WindowScores) {
 fn rollout(
     r: &Ready<'_, '_>,
     graph: &PairGraph,
-    score: Option<&dyn Fn(&[f32; MERGE_FEATURES]) -> f64>,
+    score: Option<MergeScore<'_>>,
     threshold: f64,
     opts: &GroupOptions,
 ) -> Examples {
@@ -325,7 +330,10 @@ pub fn train(
         ));
     }
     let pair = fit_pairs(
-        &pair_ex.iter().zip(weights.iter().copied()).collect::<Vec<_>>(),
+        &pair_ex
+            .iter()
+            .zip(weights.iter().copied())
+            .collect::<Vec<_>>(),
         topts,
     );
     // pair probabilities of each window from a scorer that has not seen it
@@ -464,10 +472,7 @@ pub fn leave_one_out(
         let model = train(&rest, opts, topts, &mut |_| {});
         let s = evaluate(std::slice::from_ref(w), &model, opts);
         if let Some((name, sc)) = s.per_snapshot.first() {
-            log(&format!(
-                "{name}: {sc} (threshold {:.2})",
-                model.threshold
-            ));
+            log(&format!("{name}: {sc} (threshold {:.2})", model.threshold));
             scores.snapshots.add(sc);
             scores.per_snapshot.push((name.clone(), *sc));
         }
@@ -522,7 +527,7 @@ pub fn article_vectors(
     articles: &[StoryArticle],
     bg: &Background,
     opts: &GroupOptions,
-) -> (Vec<String>, Vec<(usize, Vec<(u32, f32)>)>) {
+) -> (Vec<String>, Vec<(usize, SparseVec)>) {
     if articles.is_empty() {
         return (Vec::new(), Vec::new());
     }
@@ -538,7 +543,12 @@ pub fn article_vectors(
 
 /// Development aid: the candidate pairs touching the members of gold story `story` in `w`, with
 /// their pair probability under `model`.
-pub fn debug_story(w: &TrainWindow<'_>, model: &StoryModel, opts: &GroupOptions, story: u32) -> String {
+pub fn debug_story(
+    w: &TrainWindow<'_>,
+    model: &StoryModel,
+    opts: &GroupOptions,
+    story: u32,
+) -> String {
     use std::fmt::Write;
     let r = ready(w, opts);
     let mut out = String::new();
@@ -562,7 +572,12 @@ pub fn debug_story(w: &TrainWindow<'_>, model: &StoryModel, opts: &GroupOptions,
             model.pair.probability(f),
             la,
             lb,
-            f.iter().zip(PAIR_FEATURE_NAMES).filter(|(x, _)| **x != 0.0).map(|(x, n)| format!("{n}={x:.2}")).collect::<Vec<_>>().join(" ")
+            f.iter()
+                .zip(PAIR_FEATURE_NAMES)
+                .filter(|(x, _)| **x != 0.0)
+                .map(|(x, n)| format!("{n}={x:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     out
@@ -592,7 +607,15 @@ pub fn oracle(windows: &[TrainWindow<'_>], opts: &GroupOptions) -> WindowScores 
                 None => 0.0,
             });
         };
-        let found = agglomerate(&r.prepared, &r.ctx, &graph, &|_| label.get(), 0.5, Some(&mut observe), opts);
+        let found = agglomerate(
+            &r.prepared,
+            &r.ctx,
+            &graph,
+            &|_| label.get(),
+            0.5,
+            Some(&mut observe),
+            opts,
+        );
         score_window(&r, &found, &mut scores);
     }
     scores
