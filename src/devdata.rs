@@ -337,7 +337,11 @@ pub fn dump_pairs(
             SnapshotLabel::Ambiguous => "amb".into(),
             SnapshotLabel::Unlabelled => "u".into(),
         };
-        let dup = |i: usize| s.duplicates[i].map(|d| format!("d{d}")).unwrap_or("-".into());
+        let dup = |i: usize| {
+            s.duplicates[i]
+                .map(|d| format!("d{d}"))
+                .unwrap_or("-".into())
+        };
         for e in pairs {
             write!(
                 w,
@@ -415,7 +419,8 @@ pub fn dump_pairs(
             &crate::stories::Background::new(),
             opts,
         );
-        let mut w = std::io::BufWriter::new(std::fs::File::create(out.join(format!("{name}.tsv")))?);
+        let mut w =
+            std::io::BufWriter::new(std::fs::File::create(out.join(format!("{name}.tsv")))?);
         writeln!(w, "set\ta\tb\tla\tlb\tda\tdb\toa\tob\t{names}")?;
         for e in pairs {
             write!(
@@ -443,10 +448,18 @@ pub fn dump_pairs(
             }
             writeln!(vf)?;
         }
-        let mut arts = std::io::BufWriter::new(std::fs::File::create(out.join(format!("articles-{name}.tsv")))?);
+        let mut arts = std::io::BufWriter::new(std::fs::File::create(
+            out.join(format!("articles-{name}.tsv")),
+        )?);
         writeln!(arts, "i\tlabel\tdup\tfeed\ttitle")?;
         for (i, it) in items.iter().enumerate() {
-            writeln!(arts, "{i}\t{}\t-\t{}\t{}", it.gold, it.outlet, it.title.replace('\t', " "))?;
+            writeln!(
+                arts,
+                "{i}\t{}\t-\t{}\t{}",
+                it.gold,
+                it.outlet,
+                it.title.replace('\t', " ")
+            )?;
         }
     }
     Ok(())
@@ -474,7 +487,11 @@ fn story_inputs(articles: &[Article]) -> Vec<crate::stories::StoryArticle<'_>> {
 /// and BASIL development sets.
 pub struct TrainingData {
     pub snapshots: Vec<Snapshot>,
-    benchmarks: Vec<(String, Vec<crate::stories::eval::Item>, Vec<Vec<crate::model::Entity>>)>,
+    benchmarks: Vec<(
+        String,
+        Vec<crate::stories::eval::Item>,
+        Vec<Vec<crate::model::Entity>>,
+    )>,
 }
 
 impl TrainingData {
