@@ -13,6 +13,7 @@ pub(crate) fn build(
     opts: &GroupOptions,
 ) -> Vec<Story> {
     let newest = articles.iter().map(|a| a.published).max().unwrap_or(0);
+    let not_explaining = outlet_entities(articles, p);
     // zeroed scratch space indexed by feature id
     let mut dense = vec![0f32; p.names.len()];
     // (story, sort key pieces)
@@ -35,7 +36,7 @@ pub(crate) fn build(
         }
         let latest = by_time.last().map(|&m| art(m).published).unwrap_or(newest);
 
-        let shared_entities = shared_entities(articles, p, &f, opts);
+        let shared_entities = shared_entities(articles, p, &f, &not_explaining, opts);
         let ordered: Vec<u32> = central.iter().map(|&(_, m)| m).collect();
         let lines_pos = duplicate_lines(articles, p, &ordered, opts);
         let summary = summarise(p, &lines_pos, opts);
@@ -171,14 +172,64 @@ fn signature_of(p: &Prepared<'_>, sum: &[(u32, f32)]) -> Vec<(String, f32)> {
         .collect()
 }
 
+/// Entity feature ids that never explain a story: an outlet's own name ("BBC" for BBC News, "Al
+/// Jazeera" for Al Jazeera English) and an outlet's boilerplate, an entity in at least 60% of
+/// one outlet's reports of the window (at least five; a YouTube channel's "AJSubscribe", a
+/// newsletter's sign-off), where one event an outlet follows closely rarely passes 40%.
+fn outlet_entities(articles: &[StoryArticle], p: &Prepared<'_>) -> Vec<bool> {
+    let mut out = vec![false; p.names.len()];
+    let mut outlet_names: Vec<String> = Vec::new();
+    let mut per_outlet: FastMap<u32, (u32, FastMap<u32, u32>)> = FastMap::default();
+    for (m, ents) in p.ents.iter().enumerate() {
+        let a = &articles[p.order[m]];
+        let o = per_outlet.entry(p.outlets[m]).or_default();
+        if o.0 == 0 {
+            outlet_names.push(crate::model::fold_key(a.outlet));
+        }
+        o.0 += 1;
+        let mut seen: Vec<u32> = ents.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        for id in seen {
+            *o.1.entry(id).or_default() += 1;
+        }
+    }
+    for (reports, counts) in per_outlet.values() {
+        for (&id, &c) in counts {
+            if *reports >= 5 && 5 * c >= 3 * *reports {
+                out[id as usize] = true;
+            }
+        }
+    }
+    let mut checked = out.clone();
+    for (m, ents) in p.ents.iter().enumerate() {
+        let a = &articles[p.order[m]];
+        for (e, &id) in a.entities.iter().zip(ents) {
+            if std::mem::replace(&mut checked[id as usize], true) {
+                continue;
+            }
+            let key = crate::model::fold_key(&e.name);
+            out[id as usize] = key.len() >= 3
+                && outlet_names
+                    .iter()
+                    .any(|o| o.len() >= 3 && (o.contains(&key) || key.contains(o.as_str())));
+        }
+    }
+    out
+}
+
+/// The entities that explain a story: in two or more of its reports (from two or more outlets
+/// when it has several), not an outlet's name or boilerplate, heaviest in the story first.
 fn shared_entities(
     articles: &[StoryArticle],
     p: &Prepared<'_>,
     f: &Found,
+    not_explaining: &[bool],
     opts: &GroupOptions,
 ) -> Vec<(String, EntityKind)> {
     struct Acc<'a> {
         docs: usize,
+        outlets: Vec<u32>,
         last_doc: u32,
         names: Vec<(&'a str, usize)>,
         kinds: [usize; 4],
@@ -187,8 +238,12 @@ fn shared_entities(
     for &m in &f.members {
         let a = &articles[p.order[m as usize]];
         for (e, &id) in a.entities.iter().zip(&p.ents[m as usize]) {
+            if not_explaining[id as usize] {
+                continue;
+            }
             let x = acc.entry(id).or_insert_with(|| Acc {
                 docs: 0,
+                outlets: Vec::new(),
                 last_doc: u32::MAX,
                 names: Vec::new(),
                 kinds: [0; 4],
@@ -196,6 +251,9 @@ fn shared_entities(
             if x.last_doc != m {
                 x.docs += 1;
                 x.last_doc = m;
+                if !x.outlets.contains(&p.outlets[m as usize]) {
+                    x.outlets.push(p.outlets[m as usize]);
+                }
             }
             match x.names.iter_mut().find(|n| n.0 == e.name) {
                 Some(n) => n.1 += 1,
@@ -205,9 +263,13 @@ fn shared_entities(
         }
     }
     let min_docs = if f.members.len() >= 2 { 2 } else { 1 };
+    let mut story_outlets: Vec<u32> = f.members.iter().map(|&m| p.outlets[m as usize]).collect();
+    story_outlets.sort_unstable();
+    story_outlets.dedup();
+    let min_outlets = story_outlets.len().min(2);
     let mut ranked: Vec<(f32, u32, &Acc)> = acc
         .iter()
-        .filter(|(_, x)| x.docs >= min_docs)
+        .filter(|(_, x)| x.docs >= min_docs && x.outlets.len() >= min_outlets)
         .map(|(&id, x)| {
             let w = f
                 .sum
