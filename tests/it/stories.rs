@@ -856,21 +856,6 @@ fn regression_place_only_reports_joined_a_story() {
             assert_eq!(story_of(&stories, id).len(), 1, "{}", a.title);
         }
     }
-    // the same window without the place test groups the place-only reports
-    let loose = GroupOptions {
-        place_cohesion: 0.0,
-        ..GroupOptions::default()
-    };
-    let stories = group(&view, &Background::new(), &loose);
-    assert_eq!(story_of(&stories, base), (base..base + 7).collect());
-    assert_eq!(
-        story_of(&stories, base + 7),
-        (base + 7..base + 11).collect()
-    );
-    assert_eq!(
-        story_of(&stories, base + 11),
-        (base + 11..base + 15).collect()
-    );
 }
 
 /// Regression: a vaccine explainer that shared only the word "booster" (and a topic word of the
@@ -930,20 +915,11 @@ fn regression_one_word_explainer_joined_an_event() {
         min_shared_features: 1,
         ..GroupOptions::default()
     };
-    let explainer = owned.len() - 1;
     assert_eq!(
         fda_story(&GroupOptions::default()),
         (base..base + 4).collect()
     );
     assert_eq!(fda_story(&linked), (base..base + 4).collect());
-    let loose = GroupOptions {
-        word_cohesion: 0.0,
-        ..linked
-    };
-    assert_eq!(
-        fda_story(&loose),
-        (base..base + 4).chain([explainer]).collect()
-    );
 }
 
 #[test]
