@@ -264,5 +264,6 @@ mod tests {
         assert_ne!(c("singapore"), c("united states"));
         assert!(c("united states").is_some());
         assert_eq!(c("europe"), None);
+        assert_eq!(c("sequoia national park"), None);
     }
 }
