@@ -150,6 +150,8 @@ const DIVISIONS_AND_REGIONS: &[(&str, &str)] = &[
     ("east africa", ""),
     ("sub-saharan africa", ""),
     ("horn of africa", ""),
+    ("kurdistan", ""),
+    ("soviet union", ""),
 ];
 
 /// What the place tables know of a folded place key.
@@ -183,12 +185,28 @@ fn tables() -> &'static Tables {
             let n = ids.len() as u32;
             *ids.entry(k).or_insert(n)
         };
+        // divisions and regions first: the tagger's country gazetteer also lists world regions
+        // ("Europe", "Middle East") and the nations of the United Kingdom, and those must not
+        // become countries of their own (a report on Europe is in no country; one on Scotland
+        // is in the United Kingdom)
+        for &(name, country) in DIVISIONS_AND_REGIONS {
+            let country = (!country.is_empty()).then(|| country_id(country, &mut country_ids));
+            places.insert(
+                name.to_string(),
+                PlaceInfo {
+                    broad: true,
+                    country,
+                },
+            );
+        }
         for mut cols in rows(COUNTRIES) {
             let Some(name) = cols.next() else { continue };
-            let id = country_id(name, &mut country_ids);
-            let info = PlaceInfo {
-                broad: true,
-                country: Some(id),
+            let info = match places.get(&fold_key(name)) {
+                Some(&listed) => listed,
+                None => PlaceInfo {
+                    broad: true,
+                    country: Some(country_id(name, &mut country_ids)),
+                },
             };
             places.insert(fold_key(name), info);
             for alias in cols.next().unwrap_or("").split('|') {
@@ -196,13 +214,6 @@ fn tables() -> &'static Tables {
                     places.entry(fold_key(alias)).or_insert(info);
                 }
             }
-        }
-        for &(name, country) in DIVISIONS_AND_REGIONS {
-            let country = (!country.is_empty()).then(|| country_id(country, &mut country_ids));
-            places.entry(name.to_string()).or_insert(PlaceInfo {
-                broad: true,
-                country,
-            });
         }
         let codes: HashMap<&str, &str> = rows(CODES)
             .filter_map(|mut c| Some((c.next()?, c.next()?)))
@@ -264,6 +275,10 @@ mod tests {
         assert_ne!(c("singapore"), c("united states"));
         assert!(c("united states").is_some());
         assert_eq!(c("europe"), None);
+        assert_eq!(c("middle east"), None);
+        assert_eq!(c("mideast"), None, "an alias of a region is no country either");
+        assert_eq!(c("scotland"), c("united kingdom"));
+        assert_eq!(c("ulster"), c("united kingdom"));
         assert_eq!(c("sequoia national park"), None);
     }
 }
