@@ -95,52 +95,73 @@ fn canonical_order(articles: &[StoryArticle]) -> Vec<usize> {
     order
 }
 
-pub(crate) fn prepare<'a>(
-    articles: &[StoryArticle<'a>],
-    bg: &Background,
-    opts: &GroupOptions,
-) -> Prepared<'a> {
-    let order = canonical_order(articles);
-    let mut ids: FastMap<String, u32> = FastMap::default();
-    let mut ents: Vec<Vec<u32>> = Vec::with_capacity(articles.len());
-    let mut ekey = String::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut kinds: Vec<FeatureKind> = Vec::new();
-    let mut raw: Vec<SparseVec> = Vec::with_capacity(order.len());
-    let mut occurs: Vec<Vec<(u32, u8)>> = Vec::with_capacity(order.len());
-    let mut intern = |key: &str, kind: FeatureKind, ids: &mut FastMap<String, u32>| -> u32 {
-        if let Some(&id) = ids.get(key) {
+/// The features of a window's articles, interned, before weighting: by canonical position.
+struct Interned<'a> {
+    names: Vec<String>,
+    kinds: Vec<FeatureKind>,
+    ents: Vec<Vec<u32>>,
+    /// Raw (unweighted by rarity) feature weights, one per feature, sorted by feature id.
+    raw: Vec<SparseVec>,
+    occurs: Vec<Vec<(u32, u8)>>,
+    leads: Vec<&'a str>,
+    languages: Vec<Option<&'a str>>,
+}
+
+/// Feature ids for namespaced keys, assigned in order of first appearance.
+#[derive(Default)]
+struct Interner {
+    ids: FastMap<String, u32>,
+    names: Vec<String>,
+    kinds: Vec<FeatureKind>,
+}
+
+impl Interner {
+    fn id(&mut self, key: &str, kind: FeatureKind) -> u32 {
+        if let Some(&id) = self.ids.get(key) {
             return id;
         }
-        let id = names.len() as u32;
-        names.push(key.to_string());
-        kinds.push(kind);
-        ids.insert(key.to_string(), id);
+        let id = self.names.len() as u32;
+        self.names.push(key.to_string());
+        self.kinds.push(kind);
+        self.ids.insert(key.to_string(), id);
         id
+    }
+}
+
+/// Turns each article (in canonical `order`) into its title and lead terms and its entities,
+/// with where they occur and their raw weights.
+fn intern<'a>(articles: &[StoryArticle<'a>], order: &[usize], opts: &GroupOptions) -> Interned<'a> {
+    let mut interner = Interner::default();
+    let mut out = Interned {
+        names: Vec::new(),
+        kinds: Vec::new(),
+        ents: Vec::with_capacity(order.len()),
+        raw: Vec::with_capacity(order.len()),
+        occurs: Vec::with_capacity(order.len()),
+        leads: Vec::with_capacity(order.len()),
+        languages: Vec::with_capacity(order.len()),
     };
-    let mut key = String::new();
-    let mut word = String::new();
-    let mut leads: Vec<&'a str> = Vec::with_capacity(order.len());
-    let mut languages: Vec<Option<&'a str>> = Vec::with_capacity(order.len());
+    let (mut key, mut word, mut ekey) = (String::new(), String::new(), String::new());
     let outlet_language = outlet_languages(articles);
-    for &ix in &order {
+    for &ix in order {
         let a = &articles[ix];
-        leads.push(lead(a.text));
+        let lead_text = lead(a.text);
+        out.leads.push(lead_text);
         let language = a
             .language
             .or_else(|| outlet_language.get(a.outlet).copied());
-        languages.push(language);
+        out.languages.push(language);
         let mut v: SparseVec = Vec::new();
         let mut occ: Vec<(u32, u8)> = Vec::new();
         for (part, weight, flag) in [
             (a.title, opts.title_term_weight, IN_TITLE),
-            (leads[leads.len() - 1], opts.lead_term_weight, IN_LEAD),
+            (lead_text, opts.lead_term_weight, IN_LEAD),
         ] {
             for_each_term(part, language, &mut word, |t| {
                 key.clear();
                 key.push_str(TERM_PREFIX);
                 key.push_str(t);
-                let id = intern(&key, term_kind(t), &mut ids);
+                let id = interner.id(&key, term_kind(t));
                 v.push((id, weight));
                 occ.push((id, flag));
             });
@@ -156,82 +177,78 @@ pub(crate) fn prepare<'a>(
             key.push_str(ENTITY_PREFIX);
             entity_key(&e.name, &mut ekey);
             key.push_str(&ekey);
-            let id = intern(&key, FeatureKind::Entity(e.kind), &mut ids);
+            let id = interner.id(&key, FeatureKind::Entity(e.kind));
             eids.push(id);
             occ.push((id, if e.in_title { IN_TITLE } else { IN_LEAD }));
             v.push((id, w));
         }
-        ents.push(eids);
-        // one weight per feature: title and lead occurrences add up, repeats within a part don't
-        v.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        let mut merged: SparseVec = Vec::with_capacity(v.len());
-        let mut last_w = f32::NAN;
-        for (f, w) in v {
-            match merged.last_mut() {
-                Some(m) if m.0 == f => {
-                    if w != last_w {
-                        m.1 += w;
-                        last_w = w;
-                    }
-                }
-                _ => {
-                    merged.push((f, w));
+        out.ents.push(eids);
+        out.raw.push(one_weight_per_feature(v));
+        out.occurs.push(merge_flags(occ));
+    }
+    out.names = interner.names;
+    out.kinds = interner.kinds;
+    out
+}
+
+/// One weight per feature: title and lead occurrences add up, repeats within a part don't.
+fn one_weight_per_feature(mut v: SparseVec) -> SparseVec {
+    v.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+    let mut merged: SparseVec = Vec::with_capacity(v.len());
+    let mut last_w = f32::NAN;
+    for (f, w) in v {
+        match merged.last_mut() {
+            Some(m) if m.0 == f => {
+                if w != last_w {
+                    m.1 += w;
                     last_w = w;
                 }
             }
-        }
-        raw.push(merged);
-        occurs.push(merge_flags(occ));
-    }
-    let mut wdf = vec![0u32; names.len()];
-    for v in &raw {
-        for &(f, _) in v {
-            wdf[f as usize] += 1;
+            _ => {
+                merged.push((f, w));
+                last_w = w;
+            }
         }
     }
-    // a feature is at least as common as general English usage predicts for `prior_docs`
-    // articles (see the option); the document count stays the window's and background's
+    merged
+}
+
+/// IDF of each feature over the background and the window, and its rarity outside the window
+/// (the background and the prior only, so that the words of a story that many reports of the
+/// window tell are not taken for common words). A feature is at least as common as general
+/// English usage predicts for `prior_docs` articles (see the option); the document count stays
+/// the window's and background's.
+fn idf_and_rarity(
+    names: &[String],
+    wdf: &[u32],
+    window_docs: usize,
+    bg: &Background,
+    opts: &GroupOptions,
+) -> (Vec<f32>, Vec<f32>) {
     let prior = opts.prior_docs.max(0.0) as f64;
-    let n_docs = (bg.docs() + raw.len() as u64) as f64;
-    let idf: Vec<f32> = names
+    let n_docs = (bg.docs() + window_docs as u64) as f64;
+    let bg_docs = bg.docs() as f64 + prior;
+    names
         .iter()
-        .zip(&wdf)
+        .zip(wdf)
         .map(|(k, &d)| {
             let expected = if prior > 0.0 {
                 prior * prior_doc_frequency(k, PRIOR_WORDS) as f64
             } else {
                 0.0
             };
-            let df = (d as u64 + bg.df(k)) as f64 + expected;
-            (1.0 + n_docs / df.max(1.0)).ln() as f32
+            let bg_df = bg.df(k);
+            let df = (d as u64 + bg_df) as f64 + expected;
+            let idf = (1.0 + n_docs / df.max(1.0)).ln() as f32;
+            let rarity = (1.0 + bg_docs / (bg_df as f64 + expected + 1.0)).ln() as f32;
+            (idf, rarity)
         })
-        .collect();
-    // rarity outside the window: the background and the prior only, so that the words of a
-    // story that many reports of the window tell are not taken for common words
-    let bg_docs = bg.docs() as f64 + prior;
-    let rarity: Vec<f32> = names
-        .iter()
-        .map(|k| {
-            let expected = if prior > 0.0 {
-                prior * prior_doc_frequency(k, PRIOR_WORDS) as f64
-            } else {
-                0.0
-            };
-            (1.0 + bg_docs / (bg.df(k) as f64 + expected + 1.0)).ln() as f32
-        })
-        .collect();
-    let times: Vec<i64> = order.iter().map(|&ix| articles[ix].published).collect();
-    let titles: Vec<&'a str> = order.iter().map(|&ix| articles[ix].title).collect();
-    let mut outlet_ids: FastMap<&str, u32> = FastMap::default();
-    let outlets: Vec<u32> = order
-        .iter()
-        .map(|&ix| {
-            let n = outlet_ids.len() as u32;
-            *outlet_ids.entry(articles[ix].outlet).or_insert(n)
-        })
-        .collect();
-    let mut vecs: Vec<SparseVec> = raw
-        .into_iter()
+        .unzip()
+}
+
+/// Unit vectors: raw weights times IDF, features of one article only down-weighted.
+fn weigh(raw: Vec<SparseVec>, wdf: &[u32], idf: &[f32], opts: &GroupOptions) -> Vec<SparseVec> {
+    raw.into_iter()
         .map(|v| {
             let mut v: SparseVec = v
                 .into_iter()
@@ -248,27 +265,56 @@ pub(crate) fn prepare<'a>(
             normalise(&mut v);
             v
         })
+        .collect()
+}
+
+/// Prepares a window for grouping: features, weights, rarities and coherences by canonical
+/// position (see [`Prepared`]).
+pub(crate) fn prepare<'a>(
+    articles: &[StoryArticle<'a>],
+    bg: &Background,
+    opts: &GroupOptions,
+) -> Prepared<'a> {
+    let order = canonical_order(articles);
+    let it = intern(articles, &order, opts);
+    let mut wdf = vec![0u32; it.names.len()];
+    for v in &it.raw {
+        for &(f, _) in v {
+            wdf[f as usize] += 1;
+        }
+    }
+    let (idf, rarity) = idf_and_rarity(&it.names, &wdf, it.raw.len(), bg, opts);
+    let times: Vec<i64> = order.iter().map(|&ix| articles[ix].published).collect();
+    let titles: Vec<&'a str> = order.iter().map(|&ix| articles[ix].title).collect();
+    let mut outlet_ids: FastMap<&str, u32> = FastMap::default();
+    let outlets: Vec<u32> = order
+        .iter()
+        .map(|&ix| {
+            let n = outlet_ids.len() as u32;
+            *outlet_ids.entry(articles[ix].outlet).or_insert(n)
+        })
         .collect();
+    let mut vecs = weigh(it.raw, &wdf, &idf, opts);
     let coh = if opts.topic_damping > 0.0 {
-        damp_topics(&mut vecs, names.len(), opts)
+        damp_topics(&mut vecs, it.names.len(), opts)
     } else {
-        vec![1.0; names.len()]
+        vec![1.0; it.names.len()]
     };
     Prepared {
         order,
         vecs,
-        names,
-        ents,
+        names: it.names,
+        ents: it.ents,
         times,
         outlets,
-        leads,
+        leads: it.leads,
         titles,
-        kinds,
+        kinds: it.kinds,
         wdf,
-        occurs,
+        occurs: it.occurs,
         coh,
         rarity,
-        languages,
+        languages: it.languages,
     }
 }
 
