@@ -290,11 +290,11 @@ pub(crate) fn fit_trees(ex: &Examples, names: &[&str], o: &TreeOptions) -> super
         }
         trees.push(nodes);
     }
-    Trees {
-        features: names.iter().map(|s| s.to_string()).collect(),
-        base: round(base),
+    Trees::new(
+        names.iter().map(|s| s.to_string()).collect(),
+        round(base),
         trees,
-    }
+    )
 }
 
 /// Grows the subtree of `rows` at `depth` into `nodes`; returns its index.
