@@ -276,7 +276,7 @@ pub(crate) fn for_each_term(
 }
 
 /// `w` lower-cased into `buf` (an ASCII fast path; otherwise [`str::to_lowercase`]).
-fn lower_into(w: &str, buf: &mut String) {
+pub(crate) fn lower_into(w: &str, buf: &mut String) {
     buf.clear();
     if w.is_ascii() {
         buf.extend(w.bytes().map(|b| b.to_ascii_lowercase() as char));
@@ -308,7 +308,7 @@ pub(crate) fn stem(mut w: String) -> String {
 
 /// Harman's "S" stemmer, in place: folds regular plurals only, which is safe for names and
 /// headlines.
-fn stem_in_place(w: &mut String) {
+pub(crate) fn stem_in_place(w: &mut String) {
     let n = w.len();
     if n > 4 && w.ends_with("ies") && !w.ends_with("eies") && !w.ends_with("aies") {
         w.truncate(n - 3);

@@ -58,8 +58,16 @@ pub(crate) type PairGraph = Vec<Vec<(u32, f32, bool)>>;
 
 /// Index of the country-conflict pair feature.
 const COUNTRY_CONFLICT: usize = 28;
+/// Indices of the pair features summing the shared names (people, organisations, other
+/// names), event words and numbers.
+const NAMES: usize = 4;
+const WORDS: usize = 10;
+const NUMBERS: usize = 12;
 
-/// Adds the pair `(i, j)` with features `f` scored by `pair` to `graph` (both directions).
+/// Adds the pair `(i, j)` with features `f` scored by `pair` to `graph` (both directions),
+/// unless the two share nothing but places (a country, a state, a region, a town, or a word
+/// naming one): that says where, not what, so it is no link at all (the two can still end up
+/// in one story through the reports they do share an event with).
 pub(crate) fn add_edge(
     graph: &mut PairGraph,
     i: u32,
@@ -71,6 +79,13 @@ pub(crate) fn add_edge(
         super::pairs::PAIR_FEATURE_NAMES[COUNTRY_CONFLICT],
         "country_conflict"
     );
+    debug_assert_eq!(
+        [NAMES, WORDS, NUMBERS].map(|k| super::pairs::PAIR_FEATURE_NAMES[k]),
+        ["names", "words", "numbers"]
+    );
+    if f[NAMES] <= 0.0 && f[WORDS] <= 0.0 && f[NUMBERS] <= 0.0 {
+        return;
+    }
     let prob = pair.probability(f);
     let conflict = f[COUNTRY_CONFLICT] > 0.5;
     graph[i as usize].push((j, prob, conflict));
@@ -108,6 +123,9 @@ struct Group {
     sum: SparseVec,
     /// (feature, number of members with it), sorted by feature.
     counts: Vec<(u32, u32)>,
+    /// Σ (rarity × count)² over `counts`: the squared norm of the group's feature profile
+    /// (times the squared size), kept so that comparing two groups reads only the smaller one.
+    profile2: f32,
     norm2: f32,
     /// (outlet, reports) sorted by outlet.
     outlets: Vec<(u32, u32)>,
@@ -117,6 +135,7 @@ struct Group {
     alive: bool,
 }
 
+/// A weighed merge in the heap: groups `a < b` in the states `sa`, `sb` (their stamps).
 struct Cand {
     score: f64,
     a: u32,
@@ -167,8 +186,13 @@ struct Agglo<'p, 'a> {
     graph: &'p PairGraph,
     groups: Vec<Group>,
     parent: Vec<u32>,
-    dense: Vec<f32>,
     max_centroid: usize,
+    /// The group spread into `dense_count` and `dense_sum` (`u32::MAX`: none), and the
+    /// features written there.
+    loaded: u32,
+    dense_count: Vec<u32>,
+    dense_sum: Vec<f32>,
+    touched: Vec<u32>,
 }
 
 impl Agglo<'_, '_> {
@@ -202,16 +226,11 @@ impl Agglo<'_, '_> {
             support += best as f64;
             weakest = weakest.min(best);
         }
-        let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
         let pairs = (na * nb) as f64;
         let mean = (sum / pairs) as f32;
-        for &(f, w) in &gb.sum {
-            self.dense[f as usize] = w;
-        }
-        let d = dense_dot(&self.dense, &ga.sum);
-        for &(f, _) in &gb.sum {
-            self.dense[f as usize] = 0.0;
-        }
+        let other = if x == self.loaded { y } else { x };
+        let d = dense_dot(&self.dense_sum, &self.groups[other as usize].sum);
+        let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
         let n2 = (ga.norm2 * gb.norm2).sqrt();
         let centroid = if n2 > 0.0 { d / n2 } else { 0.0 };
         let linkage = if n2 > 0.0 {
@@ -227,7 +246,7 @@ impl Agglo<'_, '_> {
                 Err(_) => outlets_after += 1,
             }
         }
-        let core = self.core(a, b);
+        let core = self.core(a, b, other);
         let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
         let gap = if ga.t1 < gb.t0 {
             gb.t0 - ga.t1
@@ -275,44 +294,30 @@ impl Agglo<'_, '_> {
     /// What groups `a` and `b` share, each feature weighed by its rarity and by the smaller of
     /// the shares of the two groups' members that have it: names, specific places, coherent
     /// words, broad places (unweighted), the largest single term, and the cosine of the two
-    /// groups' rarity-weighted feature shares.
-    fn core(&self, a: u32, b: u32) -> [f32; 6] {
+    /// groups' rarity-weighted feature shares. One of the two is the loaded group (see
+    /// [`Agglo::load`]); `other` is the other one, whose features are read.
+    fn core(&self, a: u32, b: u32, other: u32) -> [f32; 6] {
         let (ga, gb) = (&self.groups[a as usize], &self.groups[b as usize]);
         let (na, nb) = (ga.members.len() as f32, gb.members.len() as f32);
+        let (n_loaded, n_other) = if other == b { (na, nb) } else { (nb, na) };
         let mut out = [0f32; 6];
-        let (mut dot, mut sa, mut sb) = (0f32, 0f32, 0f32);
-        let (x, y) = (&ga.counts, &gb.counts);
-        let (mut i, mut j) = (0, 0);
-        while i < x.len() || j < y.len() {
-            let fx = x.get(i).map(|e| e.0).unwrap_or(u32::MAX);
-            let fy = y.get(j).map(|e| e.0).unwrap_or(u32::MAX);
-            if fx < fy {
-                let r = self.p.rarity[fx as usize] * x[i].1 as f32 / na;
-                sa += r * r;
-                i += 1;
+        let mut dot = 0f32;
+        for &(f, c) in &self.groups[other as usize].counts {
+            let fu = f as usize;
+            let c_loaded = self.dense_count[fu];
+            if c_loaded == 0 {
                 continue;
             }
-            if fy < fx {
-                let r = self.p.rarity[fy as usize] * y[j].1 as f32 / nb;
-                sb += r * r;
-                j += 1;
-                continue;
-            }
-            let f = fx as usize;
-            let (sh_a, sh_b) = (x[i].1 as f32 / na, y[j].1 as f32 / nb);
-            i += 1;
-            j += 1;
-            let r = self.p.rarity[f];
-            sa += (r * sh_a).powi(2);
-            sb += (r * sh_b).powi(2);
-            dot += r * r * sh_a * sh_b;
-            let share = sh_a.min(sh_b);
-            let class = self.ctx.class(fx);
+            let (sh_l, sh_o) = (c_loaded as f32 / n_loaded, c as f32 / n_other);
+            let r = self.p.rarity[fu];
+            dot += r * r * sh_l * sh_o;
+            let share = sh_l.min(sh_o);
+            let class = self.ctx.class(f);
             let v = r * share;
             match class {
                 Class::Person | Class::Name => out[0] += v,
                 Class::Place => out[1] += v,
-                Class::Word => out[2] += v * (self.p.coh[f] / COHERENT).min(1.0),
+                Class::Word => out[2] += v * (self.p.coh[fu] / COHERENT).min(1.0),
                 Class::Broad => out[3] += share,
                 Class::Number => out[2] += v,
             }
@@ -320,9 +325,35 @@ impl Agglo<'_, '_> {
                 out[4] = out[4].max(v);
             }
         }
-        let n = (sa * sb).sqrt();
+        let n = (ga.profile2 / (na * na) * gb.profile2 / (nb * nb)).sqrt();
         out[5] = if n > 0.0 { dot / n } else { 0.0 };
         out
+    }
+
+    /// Spreads group `g`'s feature counts and centroid into the dense scratch arrays, so that
+    /// weighing it against each of its neighbours reads only the neighbour's features.
+    fn load(&mut self, g: u32) {
+        if self.loaded == g {
+            return;
+        }
+        for &f in &self.touched {
+            self.dense_count[f as usize] = 0;
+            self.dense_sum[f as usize] = 0.0;
+        }
+        self.touched.clear();
+        self.loaded = u32::MAX;
+        let Some(group) = self.groups.get(g as usize) else {
+            return;
+        };
+        for &(f, c) in &group.counts {
+            self.dense_count[f as usize] = c;
+            self.touched.push(f);
+        }
+        for &(f, w) in &group.sum {
+            self.dense_sum[f as usize] = w;
+            self.touched.push(f);
+        }
+        self.loaded = g;
     }
 
     /// The groups linked to group `g` by a candidate pair.
@@ -342,35 +373,34 @@ impl Agglo<'_, '_> {
         out
     }
 
-    /// Group `g`'s best merge (if it reaches `threshold`) as a heap entry, telling `observe`
-    /// about every neighbour weighed.
-    fn best_merge(
+    /// Weighs the merge of groups `g` and `x` (telling `observe`) and pushes it onto `heap`
+    /// if it reaches `threshold`.
+    fn weigh(
         &mut self,
         g: u32,
-        score: &dyn Fn(&[f32; MERGE_FEATURES]) -> f64,
+        x: u32,
+        score: MergeScore<'_>,
         threshold: f64,
         observe: &mut Option<Observer<'_>>,
-    ) -> Option<Cand> {
-        let mut best: Option<(f64, u32)> = None;
-        for x in self.neighbours_of(g) {
-            let f = self.features(g, x);
-            if let Some(obs) = observe.as_mut() {
-                let (ga, gx) = (&self.groups[g as usize], &self.groups[x as usize]);
-                obs(&f, &ga.members, &gx.members);
-            }
-            let s = score(&f);
-            if s >= threshold && best.is_none_or(|(bs, bx)| s > bs || (s == bs && x < bx)) {
-                best = Some((s, x));
-            }
+        heap: &mut BinaryHeap<Cand>,
+    ) {
+        self.load(g);
+        let f = self.features(g, x);
+        if let Some(obs) = observe.as_mut() {
+            let (ga, gx) = (&self.groups[g as usize], &self.groups[x as usize]);
+            obs(&f, &ga.members, &gx.members);
         }
-        let (s, x) = best?;
-        Some(Cand {
-            score: s,
-            a: g,
-            b: x,
-            sa: self.groups[g as usize].stamp,
-            sb: self.groups[x as usize].stamp,
-        })
+        let s = score(&f);
+        if s >= threshold {
+            let (a, b) = if g < x { (g, x) } else { (x, g) };
+            heap.push(Cand {
+                score: s,
+                a,
+                b,
+                sa: self.groups[a as usize].stamp,
+                sb: self.groups[b as usize].stamp,
+            });
+        }
     }
 
     fn merge(&mut self, keep: usize, gone: usize) {
@@ -380,6 +410,7 @@ impl Agglo<'_, '_> {
                 members: Vec::new(),
                 sum: Vec::new(),
                 counts: Vec::new(),
+                profile2: 0.0,
                 norm2: 0.0,
                 outlets: Vec::new(),
                 t0: 0,
@@ -389,9 +420,14 @@ impl Agglo<'_, '_> {
             },
         );
         self.parent[gone] = keep as u32;
+        if self.loaded == keep as u32 || self.loaded == gone as u32 {
+            // its counts change: spread it again when next weighed
+            self.load(u32::MAX);
+        }
         let k = &mut self.groups[keep];
         k.members.extend_from_slice(&g.members);
         k.counts = add_counts(&k.counts, &g.counts);
+        k.profile2 = profile2(self.p, &k.counts);
         k.sum = super::cluster::add_into(&k.sum, &g.sum);
         truncate_heaviest(&mut k.sum, self.max_centroid);
         k.norm2 = k.sum.iter().map(|x| x.1 * x.1).sum();
@@ -409,28 +445,35 @@ impl Agglo<'_, '_> {
 
 /// Agglomerates the window: merges the best-scoring pair of linked groups, best first, while
 /// `score` (the merge probability) reaches `threshold`. `observe`, when given, sees every pair of
-/// groups weighed. Deterministic: ties break on group ids, which follow the canonical order.
+/// groups weighed. Every linked pair of groups is weighed once at the start and again only when
+/// one of the two has changed (the heap holds every pair's latest weighing; a weighing of a group
+/// that has since grown is dropped when it comes up). Deterministic: ties break on group ids,
+/// which follow the canonical order.
 pub(crate) fn agglomerate(
     p: &Prepared<'_>,
     ctx: &PairContext,
     graph: &PairGraph,
-    score: &dyn Fn(&[f32; MERGE_FEATURES]) -> f64,
+    score: MergeScore<'_>,
     threshold: f64,
     mut observe: Option<Observer<'_>>,
     opts: &GroupOptions,
 ) -> Vec<Found> {
     let n = p.vecs.len();
     let groups: Vec<Group> = (0..n)
-        .map(|i| Group {
-            members: vec![i as u32],
-            sum: p.vecs[i].clone(),
-            counts: p.occurs[i].iter().map(|&(f, _)| (f, 1)).collect(),
-            norm2: p.vecs[i].iter().map(|x| x.1 * x.1).sum(),
-            outlets: vec![(p.outlets[i], 1)],
-            t0: p.times[i],
-            t1: p.times[i],
-            stamp: 0,
-            alive: true,
+        .map(|i| {
+            let counts: Vec<(u32, u32)> = p.occurs[i].iter().map(|&(f, _)| (f, 1)).collect();
+            Group {
+                members: vec![i as u32],
+                sum: p.vecs[i].clone(),
+                profile2: profile2(p, &counts),
+                counts,
+                norm2: p.vecs[i].iter().map(|x| x.1 * x.1).sum(),
+                outlets: vec![(p.outlets[i], 1)],
+                t0: p.times[i],
+                t1: p.times[i],
+                stamp: 0,
+                alive: true,
+            }
         })
         .collect();
     let mut ag = Agglo {
@@ -439,30 +482,29 @@ pub(crate) fn agglomerate(
         graph,
         groups,
         parent: (0..n as u32).collect(),
-        dense: vec![0f32; p.names.len()],
         max_centroid: opts.max_centroid_features,
+        loaded: u32::MAX,
+        dense_count: vec![0; p.names.len()],
+        dense_sum: vec![0.0; p.names.len()],
+        touched: Vec::new(),
     };
     let mut heap = BinaryHeap::with_capacity(n);
-    for g in 0..n as u32 {
-        if let Some(c) = ag.best_merge(g, score, threshold, &mut observe) {
-            heap.push(c);
+    for g in 0..n {
+        for &(x, _, _) in &graph[g] {
+            if (x as usize) > g {
+                ag.weigh(g as u32, x, score, threshold, &mut observe, &mut heap);
+            }
         }
     }
     while let Some(c) = heap.pop() {
         let (a, b) = (c.a as usize, c.b as usize);
-        if !ag.groups[a].alive || ag.groups[a].stamp != c.sa {
+        let (ga, gb) = (&ag.groups[a], &ag.groups[b]);
+        if !ga.alive || !gb.alive || ga.stamp != c.sa || gb.stamp != c.sb {
             continue;
         }
-        if !ag.groups[b].alive || ag.groups[b].stamp != c.sb {
-            if let Some(c) = ag.best_merge(c.a, score, threshold, &mut observe) {
-                heap.push(c);
-            }
-            continue;
-        }
-        let (keep, gone) = if a < b { (a, b) } else { (b, a) };
-        ag.merge(keep, gone);
-        if let Some(c) = ag.best_merge(keep as u32, score, threshold, &mut observe) {
-            heap.push(c);
+        ag.merge(a, b);
+        for x in ag.neighbours_of(a as u32) {
+            ag.weigh(a as u32, x, score, threshold, &mut observe, &mut heap);
         }
     }
     ag.groups
@@ -476,6 +518,14 @@ pub(crate) fn agglomerate(
             }
         })
         .collect()
+}
+
+/// Σ (rarity × count)² over a group's feature counts.
+fn profile2(p: &Prepared<'_>, counts: &[(u32, u32)]) -> f32 {
+    counts
+        .iter()
+        .map(|&(f, c)| (p.rarity[f as usize] * c as f32).powi(2))
+        .sum()
 }
 
 /// Adds two sorted (feature, count) lists.

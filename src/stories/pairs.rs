@@ -6,8 +6,8 @@
 //! and whether they come from one outlet or are in different languages.
 
 use super::cluster::{IN_TITLE, Prepared, dot};
-use super::features::ENTITY_PREFIX;
-use super::places::place_info;
+use super::features::{ENTITY_PREFIX, FastMap, TERM_PREFIX, lower_into, stem_in_place};
+use super::places::{broad_word, place_info};
 use crate::model::EntityKind;
 
 use super::cluster::FeatureKind;
@@ -91,7 +91,7 @@ impl PairContext {
 
     pub(crate) fn new(p: &Prepared<'_>) -> Self {
         let mut country: Vec<Option<u32>> = vec![None; p.names.len()];
-        let class: Vec<Class> = p
+        let mut class: Vec<Class> = p
             .names
             .iter()
             .zip(&p.kinds)
@@ -112,6 +112,38 @@ impl PairContext {
                 FeatureKind::Number => Class::Number,
             })
             .collect();
+        // the words of a place's name ("auckland", "united", "state") and words naming a broad
+        // place or its people ("china's", "chinese") are the place again, not an event word
+        let mut place_words: FastMap<String, Class> = FastMap::default();
+        let mut word = String::new();
+        for (name, &c) in p.names.iter().zip(&class) {
+            if !matches!(c, Class::Place | Class::Broad) {
+                continue;
+            }
+            let key = name.strip_prefix(ENTITY_PREFIX).unwrap_or(name);
+            for w in key.split(|ch: char| !ch.is_alphanumeric()) {
+                if w.chars().count() < 2 {
+                    continue;
+                }
+                lower_into(w, &mut word);
+                stem_in_place(&mut word);
+                let e = place_words.entry(word.clone()).or_insert(c);
+                if c == Class::Broad {
+                    *e = Class::Broad;
+                }
+            }
+        }
+        for (f, name) in p.names.iter().enumerate() {
+            if class[f] != Class::Word {
+                continue;
+            }
+            let term = name.strip_prefix(TERM_PREFIX).unwrap_or(name);
+            if broad_word(term) {
+                class[f] = Class::Broad;
+            } else if let Some(&c) = place_words.get(term) {
+                class[f] = c;
+            }
+        }
         let countries = p
             .occurs
             .iter()

@@ -165,6 +165,10 @@ pub(crate) struct PlaceInfo {
 
 struct Tables {
     places: HashMap<String, PlaceInfo>,
+    /// Title and lead terms (lower-cased, stemmed as grouping stems them) that name a broad
+    /// place or its people: one-word countries, their aliases and demonyms ("china",
+    /// "chinese"), divisions and regions ("texas", "europe").
+    broad_words: std::collections::HashSet<String>,
 }
 
 fn tables() -> &'static Tables {
@@ -231,8 +235,37 @@ fn tables() -> &'static Tables {
                 country: Some(id),
             });
         }
-        Tables { places }
+        let mut broad_words = std::collections::HashSet::new();
+        let mut word = String::new();
+        let mut add = |w: &str| {
+            let w = w.trim();
+            if !w.is_empty() && !w.contains(|c: char| !c.is_alphabetic()) {
+                crate::stories::features::lower_into(w, &mut word);
+                crate::stories::features::stem_in_place(&mut word);
+                broad_words.insert(word.clone());
+            }
+        };
+        for mut cols in rows(COUNTRIES) {
+            let Some(name) = cols.next() else { continue };
+            add(name);
+            for names in cols {
+                names.split('|').for_each(&mut add);
+            }
+        }
+        for &(name, _) in DIVISIONS_AND_REGIONS {
+            add(name);
+        }
+        Tables {
+            places,
+            broad_words,
+        }
     })
+}
+
+/// Whether a grouping term (lower-cased and stemmed) names a broad place or its people
+/// ("china", "chinese", "texas"): as weak as the place itself.
+pub(crate) fn broad_word(term: &str) -> bool {
+    tables().broad_words.contains(term)
 }
 
 /// What is known of a place by its folded entity key (see [`crate::model::fold_key`]): whether
@@ -266,6 +299,22 @@ mod tests {
     }
 
     #[test]
+    fn words_naming_broad_places_are_known() {
+        let stem = |w: &str| {
+            let mut s = String::new();
+            crate::stories::features::lower_into(w, &mut s);
+            crate::stories::features::stem_in_place(&mut s);
+            s
+        };
+        for w in ["China", "Chinese", "Texas", "Europe", "French", "Americans"] {
+            assert!(broad_word(&stem(w)), "{w}");
+        }
+        for w in ["dam", "Auckland", "flood", "united"] {
+            assert!(!broad_word(&stem(w)), "{w}");
+        }
+    }
+
+    #[test]
     fn places_know_their_country() {
         let c = |k: &str| place_info(k).country;
         assert_eq!(c("california"), c("united states"));
@@ -276,7 +325,11 @@ mod tests {
         assert!(c("united states").is_some());
         assert_eq!(c("europe"), None);
         assert_eq!(c("middle east"), None);
-        assert_eq!(c("mideast"), None, "an alias of a region is no country either");
+        assert_eq!(
+            c("mideast"),
+            None,
+            "an alias of a region is no country either"
+        );
         assert_eq!(c("scotland"), c("united kingdom"));
         assert_eq!(c("ulster"), c("united kingdom"));
         assert_eq!(c("sequoia national park"), None);
