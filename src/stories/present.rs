@@ -13,7 +13,13 @@ pub(crate) fn build(
     opts: &GroupOptions,
 ) -> Vec<Story> {
     let newest = articles.iter().map(|a| a.published).max().unwrap_or(0);
-    let not_explaining = outlet_entities(articles, p);
+    let not_explaining = outlet_boilerplate(articles, p);
+    let mut outlet_names: Vec<String> = articles
+        .iter()
+        .map(|a| crate::model::fold_key(a.outlet))
+        .collect();
+    outlet_names.sort_unstable();
+    outlet_names.dedup();
     // zeroed scratch space indexed by feature id
     let mut dense = vec![0f32; p.names.len()];
     // (story, sort key pieces)
@@ -36,7 +42,8 @@ pub(crate) fn build(
         }
         let latest = by_time.last().map(|&m| art(m).published).unwrap_or(newest);
 
-        let shared_entities = shared_entities(articles, p, &f, &not_explaining, opts);
+        let shared_entities =
+            shared_entities(articles, p, &f, (&not_explaining, &outlet_names), opts);
         let ordered: Vec<u32> = central.iter().map(|&(_, m)| m).collect();
         let lines_pos = duplicate_lines(articles, p, &ordered, opts);
         let summary = summarise(p, &lines_pos, opts);
@@ -172,26 +179,55 @@ fn signature_of(p: &Prepared<'_>, sum: &[(u32, f32)]) -> Vec<(String, f32)> {
         .collect()
 }
 
-/// Entity feature ids that never explain a story: an outlet's own name ("BBC" for BBC News, "Al
-/// Jazeera" for Al Jazeera English) and an outlet's boilerplate, an entity in at least 60% of
-/// one outlet's reports of the window (at least five; a YouTube channel's "AJSubscribe", a
-/// newsletter's sign-off), where one event an outlet follows closely rarely passes 40%.
-fn outlet_entities(articles: &[StoryArticle], p: &Prepared<'_>) -> Vec<bool> {
+/// Entity feature ids that never explain a story because they are an outlet's boilerplate:
+/// - an entity in at least 60% of one outlet's reports of the window (at least five; a
+///   newsletter's sign-off), where one event an outlet follows closely rarely passes 40%;
+/// - an entity that only one outlet mentions, in the body of three or more of its reports and
+///   in none of their titles: the channel links and calls to action under every video of a
+///   channel ("Subscribe to our channel: …/AJSubscribe", "Follow us on Twitter: @AJEnglish"),
+///   which no other outlet repeats and no headline names.
+///
+/// An outlet's own name is checked only for the entities that would explain a story
+/// ([`outlet_named`]).
+fn outlet_boilerplate(articles: &[StoryArticle], p: &Prepared<'_>) -> Vec<bool> {
+    /// Per entity: the outlet first seen with it, whether others mention it too, how many
+    /// reports mention it, and whether a title does.
+    #[derive(Clone, Copy)]
+    struct Seen {
+        outlet: u32,
+        others: bool,
+        reports: u32,
+        in_title: bool,
+    }
     let mut out = vec![false; p.names.len()];
-    let mut outlet_names: Vec<String> = Vec::new();
+    let mut seen: Vec<Option<Seen>> = vec![None; p.names.len()];
     let mut per_outlet: FastMap<u32, (u32, FastMap<u32, u32>)> = FastMap::default();
+    let mut ids: Vec<u32> = Vec::new();
     for (m, ents) in p.ents.iter().enumerate() {
         let a = &articles[p.order[m]];
-        let o = per_outlet.entry(p.outlets[m]).or_default();
-        if o.0 == 0 {
-            outlet_names.push(crate::model::fold_key(a.outlet));
-        }
+        let outlet = p.outlets[m];
+        let o = per_outlet.entry(outlet).or_default();
         o.0 += 1;
-        let mut seen: Vec<u32> = ents.clone();
-        seen.sort_unstable();
-        seen.dedup();
-        for id in seen {
+        ids.clear();
+        ids.extend_from_slice(ents);
+        ids.sort_unstable();
+        ids.dedup();
+        for &id in &ids {
             *o.1.entry(id).or_default() += 1;
+            let in_title = a
+                .entities
+                .iter()
+                .zip(ents)
+                .any(|(e, &x)| x == id && e.in_title);
+            let s = seen[id as usize].get_or_insert(Seen {
+                outlet,
+                others: false,
+                reports: 0,
+                in_title: false,
+            });
+            s.others |= s.outlet != outlet;
+            s.reports += 1;
+            s.in_title |= in_title;
         }
     }
     for (reports, counts) in per_outlet.values() {
@@ -201,32 +237,35 @@ fn outlet_entities(articles: &[StoryArticle], p: &Prepared<'_>) -> Vec<bool> {
             }
         }
     }
-    let mut checked = out.clone();
-    for (m, ents) in p.ents.iter().enumerate() {
-        let a = &articles[p.order[m]];
-        for (e, &id) in a.entities.iter().zip(ents) {
-            if std::mem::replace(&mut checked[id as usize], true) {
-                continue;
-            }
-            let key = crate::model::fold_key(&e.name);
-            out[id as usize] = key.len() >= 3
-                && outlet_names
-                    .iter()
-                    .any(|o| o.len() >= 3 && (o.contains(&key) || key.contains(o.as_str())));
+    for (flag, s) in out.iter_mut().zip(&seen) {
+        if let Some(s) = s {
+            *flag |= !s.others && !s.in_title && s.reports >= 3;
         }
     }
     out
 }
 
+/// Whether an entity is one of the window's outlets by name ("BBC" for BBC News, "Al Jazeera"
+/// for Al Jazeera English). `outlets` are the folded outlet names.
+fn outlet_named(name: &str, outlets: &[String]) -> bool {
+    let key = crate::model::fold_key(name);
+    key.len() >= 3
+        && outlets
+            .iter()
+            .any(|o| o.len() >= 3 && (o.contains(&key) || key.contains(o.as_str())))
+}
+
 /// The entities that explain a story: in two or more of its reports (from two or more outlets
-/// when it has several), not an outlet's name or boilerplate, heaviest in the story first.
+/// when it has several), not an outlet's name or boilerplate (`not_explaining`: the
+/// boilerplate flags and the folded outlet names), heaviest in the story first.
 fn shared_entities(
     articles: &[StoryArticle],
     p: &Prepared<'_>,
     f: &Found,
-    not_explaining: &[bool],
+    not_explaining: (&[bool], &[String]),
     opts: &GroupOptions,
 ) -> Vec<(String, EntityKind)> {
+    let (boilerplate, outlet_names) = not_explaining;
     struct Acc<'a> {
         docs: usize,
         outlets: Vec<u32>,
@@ -238,7 +277,7 @@ fn shared_entities(
     for &m in &f.members {
         let a = &articles[p.order[m as usize]];
         for (e, &id) in a.entities.iter().zip(&p.ents[m as usize]) {
-            if not_explaining[id as usize] {
+            if boilerplate[id as usize] {
                 continue;
             }
             let x = acc.entry(id).or_insert_with(|| Acc {
@@ -285,6 +324,7 @@ fn shared_entities(
     });
     ranked
         .into_iter()
+        .filter(|(_, _, x)| !x.names.iter().any(|n| outlet_named(n.0, outlet_names)))
         .take(opts.max_shared_entities)
         .map(|(_, _, x)| {
             let name = x
