@@ -489,8 +489,8 @@ pub(crate) fn agglomerate(
         touched: Vec::new(),
     };
     let mut heap = BinaryHeap::with_capacity(n);
-    for g in 0..n {
-        for &(x, _, _) in &graph[g] {
+    for (g, edges) in graph.iter().enumerate() {
+        for &(x, _, _) in edges {
             if (x as usize) > g {
                 ag.weigh(g as u32, x, score, threshold, &mut observe, &mut heap);
             }

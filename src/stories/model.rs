@@ -155,7 +155,8 @@ impl FlatTrees {
             for _ in 0..self.depth {
                 let v = x.get(f[i] as usize).copied().unwrap_or(0.0);
                 // `x <= threshold` goes left, as in training (and NaN goes right)
-                i = 2 * i + 1 + (!(v <= th[i])) as usize;
+                let left = v <= th[i];
+                i = 2 * i + 2 - left as usize;
             }
             total += leaves[i - splits];
         }
