@@ -316,16 +316,7 @@ fn story_inputs(articles: &[Article]) -> Vec<crate::stories::StoryArticle<'_>> {
     articles
         .iter()
         .enumerate()
-        .map(|(i, a)| crate::stories::StoryArticle {
-            id: i,
-            title: &a.title,
-            text: &a.text,
-            outlet: &a.feed,
-            url: a.url.as_deref(),
-            published: a.published.as_second(),
-            entities: &a.entities,
-            language: a.language.as_deref(),
-        })
+        .map(|(i, a)| crate::stories::StoryArticle::of(i, a))
         .collect()
 }
 

@@ -44,16 +44,7 @@ pub(crate) fn add(
 }
 
 fn view(a: &Article) -> StoryArticle<'_> {
-    StoryArticle {
-        id: 0,
-        title: &a.title,
-        text: &a.text,
-        outlet: &a.feed,
-        url: a.url.as_deref(),
-        published: a.published.as_second(),
-        entities: &a.entities,
-        language: a.language.as_deref(),
-    }
+    StoryArticle::of(0, a)
 }
 
 /// Adds (`sign` 1) or subtracts (`sign` -1) the counts of `bg` to those of `day`.

@@ -1619,16 +1619,7 @@ mod tests {
         let stored = crate::stories::Background::from_counts(docs, df);
         let views: Vec<crate::stories::StoryArticle<'_>> = arts
             .iter()
-            .map(|a| crate::stories::StoryArticle {
-                id: 0,
-                title: &a.title,
-                text: &a.text,
-                outlet: &a.feed,
-                url: a.url.as_deref(),
-                published: a.published.as_second(),
-                entities: &a.entities,
-                language: a.language.as_deref(),
-            })
+            .map(|a| crate::stories::StoryArticle::of(0, a))
             .collect();
         let mut direct = crate::stories::Background::new();
         direct.add_articles(&views);

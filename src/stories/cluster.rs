@@ -501,7 +501,11 @@ pub(crate) fn dense_dot(dense: &[f32], v: &[(u32, f32)]) -> f32 {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
-pub(crate) fn add_into(a: &SparseVec, b: &SparseVec) -> SparseVec {
+/// Adds two lists sorted by feature id (sparse vectors of weights, or of counts).
+pub(crate) fn add_into<T>(a: &[(u32, T)], b: &[(u32, T)]) -> Vec<(u32, T)>
+where
+    T: Copy + std::ops::Add<Output = T>,
+{
     let mut out = Vec::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {

@@ -426,7 +426,7 @@ impl Agglo<'_, '_> {
         }
         let k = &mut self.groups[keep];
         k.members.extend_from_slice(&g.members);
-        k.counts = add_counts(&k.counts, &g.counts);
+        k.counts = super::cluster::add_into(&k.counts, &g.counts);
         k.profile2 = profile2(self.p, &k.counts);
         k.sum = super::cluster::add_into(&k.sum, &g.sum);
         truncate_heaviest(&mut k.sum, self.max_centroid);
@@ -526,24 +526,4 @@ fn profile2(p: &Prepared<'_>, counts: &[(u32, u32)]) -> f32 {
         .iter()
         .map(|&(f, c)| (p.rarity[f as usize] * c as f32).powi(2))
         .sum()
-}
-
-/// Adds two sorted (feature, count) lists.
-fn add_counts(a: &[(u32, u32)], b: &[(u32, u32)]) -> Vec<(u32, u32)> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        if j >= b.len() || (i < a.len() && a[i].0 < b[j].0) {
-            out.push(a[i]);
-            i += 1;
-        } else if i >= a.len() || b[j].0 < a[i].0 {
-            out.push(b[j]);
-            j += 1;
-        } else {
-            out.push((a[i].0, a[i].1 + b[j].1));
-            i += 1;
-            j += 1;
-        }
-    }
-    out
 }
