@@ -379,16 +379,7 @@ impl TrainingData {
                     .iter()
                     .zip(entities)
                     .enumerate()
-                    .map(|(id, (it, es))| crate::stories::StoryArticle {
-                        id,
-                        title: &it.title,
-                        text: &it.text,
-                        outlet: &it.outlet,
-                        url: it.url.as_deref(),
-                        published: it.published,
-                        entities: es,
-                        language: None,
-                    })
+                    .map(|(id, (it, es))| it.view(id, es))
                     .collect(),
                 labels,
                 duplicates: Vec::new(),

@@ -106,6 +106,22 @@ pub(crate) struct Item {
     pub gold: String,
 }
 
+impl Item {
+    /// The grouping's view of this item as article `id`, with its tagged entities.
+    pub(crate) fn view<'a>(&'a self, id: usize, entities: &'a [Entity]) -> StoryArticle<'a> {
+        StoryArticle {
+            id,
+            title: &self.title,
+            text: &self.text,
+            outlet: &self.outlet,
+            url: self.url.as_deref(),
+            published: self.published,
+            entities,
+            language: None,
+        }
+    }
+}
+
 fn run(dataset: &str, items: Vec<Item>, opts: &GroupOptions) -> BcubedReport {
     let t0 = Instant::now();
     let entities: Vec<Vec<Entity>> = items
@@ -117,16 +133,7 @@ fn run(dataset: &str, items: Vec<Item>, opts: &GroupOptions) -> BcubedReport {
         .iter()
         .zip(&entities)
         .enumerate()
-        .map(|(id, (it, es))| StoryArticle {
-            id,
-            title: &it.title,
-            text: &it.text,
-            outlet: &it.outlet,
-            url: it.url.as_deref(),
-            published: it.published,
-            entities: es,
-            language: None,
-        })
+        .map(|(id, (it, es))| it.view(id, es))
         .collect();
     let t1 = Instant::now();
     let stories = group(&articles, &Background::new(), opts);
