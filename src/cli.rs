@@ -588,6 +588,7 @@ fn fetch(c: Configured) -> Result<u8, Failure> {
         .block_on(async {
             let ctx = Context::new(c.settings)?;
             let fetched = fetch_now(&ctx, c.interactive).await?;
+            pipeline::update_metrics(&ctx);
             Ok::<_, anyhow::Error>(fetched.exit_code())
         })
         .map_err(Failure::from)
@@ -606,6 +607,7 @@ fn once(c: Configured) -> Result<u8, Failure> {
             let delivered = pipeline::deliver_pending(&ctx, Timestamp::now(), true).await?;
             print_delivery(&delivered);
             pipeline::apply_retention(&ctx, Timestamp::now())?;
+            pipeline::update_metrics(&ctx);
             Ok::<_, anyhow::Error>(match delivery_exit_code(&delivered) {
                 0 => fetched.exit_code(),
                 code => code,

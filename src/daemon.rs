@@ -264,6 +264,7 @@ async fn tick(
     if built {
         pipeline::apply_retention(ctx, Timestamp::now())?;
     }
+    pipeline::update_metrics(ctx);
     // Next wake-up: earliest of the feeds' due times, the digests' times and the outbox.
     let mut wake = Timestamp::MAX;
     for f in settings.feeds.iter().filter(|f| f.enabled) {

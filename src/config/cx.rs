@@ -36,6 +36,11 @@ impl Cx {
         self.errors.push(e);
     }
 
+    /// How many errors are recorded so far (to tell whether a table added any).
+    pub(super) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// The value of `r`, or `None` with its error recorded.
     pub(super) fn check<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
         r.map_err(|e| self.push(e)).ok()

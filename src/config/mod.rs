@@ -168,6 +168,8 @@ pub struct Settings {
     /// Articles first seen, digests built and stories last seen longer ago than this are
     /// removed (zero: keep everything).
     pub retention: Duration,
+    /// `metrics_file`: where the Prometheus textfile is rewritten after each round (absolute).
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl Settings {

@@ -14,6 +14,7 @@ pub(super) struct RawConfig {
     pub(super) template_dir: Option<String>,
     pub(super) log_level: Option<String>,
     pub(super) retention: Option<String>,
+    pub(super) metrics_file: Option<String>,
     pub(super) fetch: Option<RawFetch>,
     #[serde(default)]
     pub(super) feed: Vec<RawFeed>,

@@ -38,14 +38,10 @@ pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Settings {
     let feeds = feeds_from_raw(cx, raw.feed);
     let has_transport = raw.smtp.is_some() || raw.sendmail.is_some();
     let has_smtp = raw.smtp.is_some();
-    let smtp = raw.smtp.and_then(|s| {
-        let r = smtp_from_raw(cx, s);
-        cx.check(r)
-    });
-    let sendmail = raw.sendmail.and_then(|s| {
-        let r = sendmail_from_raw(cx, s, has_smtp);
-        cx.check(r)
-    });
+    let smtp = raw.smtp.and_then(|s| smtp_from_raw(cx, s));
+    let sendmail = raw
+        .sendmail
+        .and_then(|s| sendmail_from_raw(cx, s, has_smtp));
     let email_from = smtp
         .as_ref()
         .map(|s| s.from.clone())
@@ -68,6 +64,7 @@ pub(super) fn validate(cx: &mut Cx, raw: RawConfig) -> Settings {
         email_from,
         log_level: top.log_level,
         retention: top.retention,
+        metrics_file: top.metrics_file,
     }
 }
 
@@ -113,6 +110,7 @@ struct TopLevel {
     template_dir: Option<PathBuf>,
     log_level: String,
     retention: Duration,
+    metrics_file: Option<PathBuf>,
 }
 
 impl TopLevel {
@@ -163,6 +161,10 @@ impl TopLevel {
                 cx.check(r).unwrap_or(DEFAULT_RETENTION)
             }
         };
+        let metrics_file = raw
+            .metrics_file
+            .as_deref()
+            .and_then(|s| metrics_file(cx, s));
         TopLevel {
             state_dir,
             timezone,
@@ -170,7 +172,40 @@ impl TopLevel {
             template_dir,
             log_level,
             retention,
+            metrics_file,
         }
+    }
+}
+
+/// `metrics_file`: a file path (not a folder) whose file name node_exporter's textfile collector
+/// reads (it only reads `*.prom`).
+fn metrics_file(cx: &mut Cx, s: &str) -> Option<PathBuf> {
+    let problem = if s.trim().is_empty() {
+        Some("empty path".to_string())
+    } else if s.ends_with('/') {
+        Some(format!(
+            "{s:?} names a folder; give a file such as \"{s}digestif.prom\""
+        ))
+    } else {
+        None
+    };
+    let path = cx.resolve_path(s);
+    let problem = problem.or_else(|| {
+        std::fs::metadata(&path).is_ok_and(|m| m.is_dir()).then(|| {
+            format!(
+                "{} is a folder; give a file such as {}/digestif.prom",
+                path.display(),
+                path.display()
+            )
+        })
+    });
+    match problem {
+        Some(p) => {
+            let e = cx.err("metrics_file", &p);
+            cx.push(e);
+            None
+        }
+        None => Some(path),
     }
 }
 
@@ -341,72 +376,92 @@ fn feed_headers(cx: &mut Cx, p: &str, f: &RawFeed) -> Vec<(String, String)> {
 
 // --------------------------------------------------------------------------- [smtp], [sendmail]
 
-fn smtp_from_raw(cx: &mut Cx, s: RawSmtp) -> Result<SmtpConfig, ConfigError> {
+/// `[smtp]`: every problem of the table is reported (not only the first); `None` if any.
+fn smtp_from_raw(cx: &mut Cx, s: RawSmtp) -> Option<SmtpConfig> {
+    let errors = cx.error_count();
     if s.host.trim().is_empty() {
-        return Err(cx.err("smtp.host", "empty host"));
+        let e = cx.err("smtp.host", "empty host");
+        cx.push(e);
     }
     let security = match s.security.as_deref() {
-        None => SmtpSecurity::default(),
-        Some(v) => v.parse().map_err(|m: String| cx.err("smtp.security", &m))?,
+        None => Some(SmtpSecurity::default()),
+        Some(v) => {
+            let r = v.parse().map_err(|m: String| cx.err("smtp.security", &m));
+            cx.check(r)
+        }
     };
-    let port = s.port.unwrap_or(security.default_port());
+    let port = s
+        .port
+        .unwrap_or(security.unwrap_or_default().default_port());
     if port == 0 {
-        return Err(cx.err("smtp.port", "port must be 1-65535"));
+        let e = cx.err("smtp.port", "port must be 1-65535");
+        cx.push(e);
     }
     if !valid_mailbox(&s.from) {
-        return Err(cx.err("smtp.from", &format!("invalid address {:?}", s.from)));
+        let e = cx.err("smtp.from", &format!("invalid address {:?}", s.from));
+        cx.push(e);
     }
-    let password = secret(cx, "smtp", s.password, s.password_file, s.password_env)?;
+    let r = secret(cx, "smtp", s.password, s.password_file, s.password_env);
+    let password = cx.check(r).flatten();
     if password.is_some() && s.username.is_none() {
-        return Err(cx.err(
+        let e = cx.err(
             "smtp.username",
             "a password is set but `username` is missing",
-        ));
+        );
+        cx.push(e);
     }
-    let timeout = duration(
+    let r = duration(
         cx,
         "smtp.timeout",
         s.timeout.as_deref(),
         Duration::from_secs(30),
         TIMEOUT,
-    )?;
-    Ok(SmtpConfig {
+    );
+    let timeout = cx.check(r);
+    if cx.error_count() > errors {
+        return None;
+    }
+    Some(SmtpConfig {
         host: s.host.trim().to_string(),
         port,
-        security,
+        security: security?,
         username: s.username,
         password,
         from: s.from,
-        timeout,
+        timeout: timeout?,
     })
 }
 
-fn sendmail_from_raw(
-    cx: &Cx,
-    sm: RawSendmail,
-    has_smtp: bool,
-) -> Result<SendmailConfig, ConfigError> {
+/// `[sendmail]`: every problem of the table is reported; `None` if any.
+fn sendmail_from_raw(cx: &mut Cx, sm: RawSendmail, has_smtp: bool) -> Option<SendmailConfig> {
+    let errors = cx.error_count();
     if has_smtp {
-        return Err(cx.err(
+        let e = cx.err(
             "sendmail",
             "configure either [smtp] or [sendmail], not both",
-        ));
+        );
+        cx.push(e);
     }
     if !valid_mailbox(&sm.from) {
-        return Err(cx.err("sendmail.from", &format!("invalid address {:?}", sm.from)));
+        let e = cx.err("sendmail.from", &format!("invalid address {:?}", sm.from));
+        cx.push(e);
     }
     let cmd = sm
         .command
         .unwrap_or_else(|| "/usr/sbin/sendmail".to_string());
     if cmd.trim().is_empty() {
-        return Err(cx.err("sendmail.command", "empty command"));
+        let e = cx.err("sendmail.command", "empty command");
+        cx.push(e);
+    }
+    if cx.error_count() > errors {
+        return None;
     }
     let command = if cmd.contains('/') {
         cx.resolve_path(&cmd)
     } else {
         PathBuf::from(cmd)
     };
-    Ok(SendmailConfig {
+    Some(SendmailConfig {
         command,
         from: sm.from,
     })

@@ -1,7 +1,7 @@
 //! The jobs that tie the stages together, one file each: [`ingest`] (fetch → parse → normalise →
 //! tag → store, with [`prepare`] on the CPU pool [`cpu`] and the round's [`writer`]), [`build`]
 //! (select → group → assemble → persist in the outbox) and [`deliver`] (outbox → files, SMTP,
-//! sendmail). This module holds what they share: the [`Context`] and the
+//! sendmail), with [`metrics`] for the operator's textfile. This module holds what they share: the [`Context`] and the
 //! error type.
 //!
 //! Both the daemon and the one-shot CLI verbs call these; they own no timers, no signals and no
@@ -11,6 +11,7 @@ mod build;
 mod cpu;
 mod deliver;
 mod ingest;
+mod metrics;
 mod prepare;
 mod retain;
 mod status;
@@ -32,6 +33,7 @@ pub use ingest::{
     FeedReport, FeedStatus, FetchProgress, feed_backoff, feed_due_at, fetch_all,
     fetch_all_with_progress, ingest_feed,
 };
+pub use metrics::{render_metrics, update_metrics, write_metrics};
 pub use retain::apply_retention;
 pub use status::{
     DeliveryStatus, DigestStatus, FeedHealth, OutboxDigest, STATUS_DIGESTS, StatusReport, status,
@@ -54,6 +56,8 @@ pub enum PipelineError {
     UnknownDigest(String),
     #[error("a background task failed: {0}")]
     Join(String),
+    #[error("metrics_file: {0}")]
+    Metrics(crate::deliver::DeliverError),
     #[error("secret for {what}: {message}")]
     Secret { what: String, message: String },
 }

@@ -47,6 +47,8 @@ pub struct DigestStatus {
     pub schedule: String,
     pub next_at: Option<Timestamp>,
     pub last_built: Option<Timestamp>,
+    /// Digests of this name in the outbox (built and not yet removed by `retention`).
+    pub builds: u64,
     /// Outbox id of the newest digest that was delivered somewhere, and when.
     pub last_sent_id: Option<i64>,
     pub last_sent_at: Option<Timestamp>,
@@ -112,6 +114,7 @@ pub fn status(ctx: &Context, now: Timestamp) -> Result<StatusReport> {
             schedule: d.schedule.describe(),
             next_at: d.schedule.next_after(now, &ctx.settings.timezone),
             last_built: ctx.with_store(|s| s.last_build(&d.name))?.map(|(t, _)| t),
+            builds: ctx.with_store(|s| s.digest_count(Some(&d.name)))?,
             last_sent_id: last.map(|l| l.1),
             last_sent_at: last.map(|l| l.2),
         });

@@ -2,7 +2,7 @@
 //! file: `status` (and `status --json`) shows a failed delivery with its error and next retry,
 //! `resend` delivers a stored digest exactly once, `fetch`/`once` exit with the documented code
 //! when every feed failed, a digest without outputs is a config error, and fatal errors are
-//! said once.
+//! said once, and the `metrics_file` parses as Prometheus text with the figures of `status`.
 
 use std::time::Duration;
 
@@ -256,4 +256,98 @@ fn a_fetch_round_logs_one_info_line_and_one_warn_line_per_failing_feed() {
         assert!(info[0].contains(field), "{field} missing: {}", info[0]);
     }
     assert_eq!(lines(&r.stderr, "WARN").len(), 1, "{}", r.stderr);
+}
+
+/// The sample of `name` whose labels include `labels`, as a number.
+fn metric(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .and_then(|s| match s.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => Some(v),
+            _ => None,
+        })
+}
+
+fn scrape(path: &std::path::Path) -> prometheus_parse::Scrape {
+    let text = std::fs::read_to_string(path).expect("metrics_file written");
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    prometheus_parse::Scrape::parse(lines).expect("metrics_file is Prometheus text")
+}
+
+#[test]
+fn metrics_file_parses_as_prometheus_text_with_the_status_figures() {
+    let http = TestServer::start();
+    serve_initial(&http);
+    http.route("/beta.xml", Route::status(500));
+    let smtp = SmtpServer::down().expect("port");
+    let metrics = "metrics_file = \"{dir}/textfile/digestif.prom\"\n";
+    let app = App::new(&format!("{metrics}{}", config(&http, smtp.port(), "")));
+    let path = app.path().join("textfile/digestif.prom");
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 1, "a failed delivery: {}\n{}", r.stdout, r.stderr);
+
+    let m = scrape(&path);
+    let alpha = [("feed", "Alpha News")];
+    let beta = [("feed", "Beta Post")];
+    let daily = [("digest", "daily")];
+    assert_eq!(metric(&m, "digestif_feed_up", &alpha), Some(1.0));
+    assert_eq!(metric(&m, "digestif_feed_up", &beta), Some(0.0));
+    assert_eq!(
+        metric(&m, "digestif_feeds", &[("status", "failing")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&m, "digestif_feed_consecutive_failures", &beta),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&m, "digestif_feed_items_seen_total", &alpha),
+        Some(2.0)
+    );
+    assert!(metric(&m, "digestif_feed_last_success_timestamp_seconds", &alpha).is_some());
+    assert_eq!(
+        metric(&m, "digestif_feed_last_success_timestamp_seconds", &beta),
+        None,
+        "a feed never fetched has no success time"
+    );
+    assert_eq!(metric(&m, "digestif_digests_built", &daily), Some(1.0));
+    assert!(metric(&m, "digestif_digest_next_timestamp_seconds", &daily).is_some());
+    assert_eq!(metric(&m, "digestif_deliveries_pending", &[]), Some(1.0));
+    assert_eq!(metric(&m, "digestif_deliveries_failed", &[]), Some(1.0));
+    // Families are typed for the collector.
+    let types = &m.docs;
+    assert!(types.contains_key("digestif_feed_up"), "{types:?}");
+    // Written atomically: nothing but the file itself in its folder.
+    let names: Vec<_> = std::fs::read_dir(app.path().join("textfile"))
+        .expect("folder")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("digestif.prom")]);
+
+    // The next round delivers: the file follows.
+    smtp.up().expect("smtp up");
+    serve_initial(&http);
+    let r = app.run(&["once"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let m = scrape(&path);
+    assert_eq!(metric(&m, "digestif_deliveries_pending", &[]), Some(0.0));
+    assert_eq!(metric(&m, "digestif_feed_up", &beta), Some(1.0));
+    assert!(metric(&m, "digestif_digest_last_sent_timestamp_seconds", &daily).is_some());
+}
+
+#[test]
+fn metrics_file_naming_a_folder_is_a_config_error() {
+    let app = App::new("metrics_file = \"{dir}\"\n");
+    let r = app.run(&["check-config"]);
+    assert_eq!(r.code, 78, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("config.toml:1"), "{}", r.stderr);
+    assert!(r.stderr.contains("metrics_file"), "{}", r.stderr);
+    assert!(r.stderr.contains("is a folder"), "{}", r.stderr);
 }

@@ -51,6 +51,11 @@ impl App {
 
     /// Runs `digestif --config <config> <args...>`.
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_env(args, &[])
+    }
+
+    /// [`App::run`] with extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let o = Command::new(env!("CARGO_BIN_EXE_digestif"))
             .arg("--config")
             .arg(self.config_path())
@@ -60,6 +65,7 @@ impl App {
             .env_remove("JOURNAL_STREAM")
             .env_remove("INVOCATION_ID")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .output()
             .expect("run digestif");
         Run::from(o)
