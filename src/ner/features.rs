@@ -1,12 +1,13 @@
 //! Feature extraction for the sequence tagger: per-token precomputation (folded key, shapes,
 //! affixes, word-table statistics — clusters, casing in running text, census name bins —,
 //! gazetteer matches, sentence mode, document-level casing evidence) and hashed feature ids
-//! (templates combined with 64-bit value hashes, masked into the weight table).
+//! (templates combined with 64-bit value hashes, masked into the weight table), and the hard
+//! decoding constraints (addresses are O; titles in front of a name are not part of it).
 //! Stage 2 adds non-local features from the stage-1 labels of the whole document.
 
 use std::ops::Range;
 
-use super::gazetteer::{Gazetteer, token_key};
+use super::gazetteer::{CAT_TITLE, Gazetteer, token_key};
 use super::hash::{IdMap, hash_str, mix};
 use super::words::{WordStats, WordTable};
 
@@ -88,6 +89,70 @@ pub struct Prepared {
     /// `agg_val[agg_off[i]..agg_off[i + 1]]`.
     agg_off: Vec<u32>,
     agg_val: Vec<u64>,
+    /// Labels each token may take (bit per label; see [`label_constraints`]), empty when every
+    /// token may take every label.
+    pub allow: Vec<u16>,
+}
+
+/// Every label allowed.
+pub const ALLOW_ALL: u16 = (1 << NUM_LABELS) - 1;
+const ALLOW_NOT_PER: u16 = ALLOW_ALL & !(1 << 1 | 1 << 2);
+
+/// Whether a token is a web address, an e-mail address or a handle: never a name (the
+/// guidelines tag URLs and handles O, whatever their shape).
+pub fn is_address(t: &str) -> bool {
+    t.len() >= 2
+        && (t.contains("://")
+            || t.starts_with('@')
+            || t.contains('@') && t.contains('.')
+            || t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www.")))
+}
+
+/// Hard decoding constraints of a document, as a viterbi label mask per token (empty: none):
+/// addresses ([`is_address`]) are O; an honorific or job title in front of a capitalised word
+/// ("Prince Charles", "Queen Elizabeth", "Dame Val") is not part of a person's name, unless a
+/// capitalised word precedes it ("Martin Luther King") or it is a common first name ("Dean
+/// Jones", Census bin ≥ 0.1%).
+fn label_constraints(tokens: &[&str], info: &[TokInfo]) -> Vec<u16> {
+    let mut allow: Vec<u16> = Vec::new();
+    let mut set = |i: usize, m: u16, allow: &mut Vec<u16>| {
+        if allow.is_empty() {
+            allow.resize(info.len(), ALLOW_ALL);
+        }
+        allow[i] &= m;
+    };
+    let title = |x: &TokInfo| (x.gaz | x.gaz >> 8) & CAT_TITLE != 0;
+    let capd = |x: &TokInfo| x.flags & F_INIT_CAP != 0 && x.flags & F_ALPHA != 0;
+    let mut i = 0;
+    while i < info.len() {
+        if is_address(tokens[i]) {
+            set(i, 1, &mut allow);
+        }
+        if !title(&info[i]) {
+            i += 1;
+            continue;
+        }
+        let (s0, s1) = (info[i].sent.0 as usize, info[i].sent.1 as usize);
+        let mut j = i;
+        while j < s1 && title(&info[j]) {
+            j += 1;
+        }
+        let free = i == s0 || !capd(&info[i - 1]) || at_start(i, s0, info[s0].flags);
+        let name_follows = j < s1 && capd(&info[j]);
+        let first_name = j == i + 1 && info[i].names >> 3 >= 4;
+        if free && name_follows && !first_name {
+            for k in i..j {
+                set(k, ALLOW_NOT_PER, &mut allow);
+            }
+        }
+        for k in i + 1..j {
+            if is_address(tokens[k]) {
+                set(k, 1, &mut allow);
+            }
+        }
+        i = j;
+    }
+    allow
 }
 
 /// At most this many other occurrences of a word lend it their contexts.
@@ -452,11 +517,13 @@ pub fn prepare(
     annotate_sentences(&mut info, sents, first_is_title, gaz);
     document_casing(&mut info, words, leave_out);
     let (agg_off, agg_val) = aggregate_contexts(&info);
+    let allow = label_constraints(tokens, &info);
     Prepared {
         info,
         sents: sents.to_vec(),
         agg_off,
         agg_val,
+        allow,
     }
 }
 

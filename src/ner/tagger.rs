@@ -539,7 +539,8 @@ impl Tagger {
         let mut labels = vec![0u8; p.info.len()];
         let mut path = Vec::new();
         for r in &p.sents {
-            viterbi(&em1[r.clone()], &s1.start, &s1.trans, None, &mut path);
+            let only = p.allow.get(r.clone());
+            viterbi(&em1[r.clone()], &s1.start, &s1.trans, only, &mut path);
             labels[r.clone()].copy_from_slice(&path);
         }
         let nl = features::non_local(p, &labels);
@@ -563,7 +564,7 @@ impl Tagger {
                 }
                 em.push(e);
             }
-            viterbi(&em, &s2.start, &s2.trans, None, &mut path);
+            viterbi(&em, &s2.start, &s2.trans, p.allow.get(r.clone()), &mut path);
             labels[r.clone()].copy_from_slice(&path);
         }
         labels
@@ -589,7 +590,7 @@ impl Tagger {
                 }
                 em.push(a.map(|x| x as f32 * s.scale));
             }
-            viterbi(&em, &s.start, &s.trans, None, &mut path);
+            viterbi(&em, &s.start, &s.trans, p.allow.get(r.clone()), &mut path);
             labels[r.clone()].copy_from_slice(&path);
         }
         labels
