@@ -115,7 +115,7 @@ pub fn is_address(t: &str) -> bool {
 /// Jones", Census bin ≥ 0.1%).
 fn label_constraints(tokens: &[&str], info: &[TokInfo]) -> Vec<u16> {
     let mut allow: Vec<u16> = Vec::new();
-    let mut set = |i: usize, m: u16, allow: &mut Vec<u16>| {
+    let set = |i: usize, m: u16, allow: &mut Vec<u16>| {
         if allow.is_empty() {
             allow.resize(info.len(), ALLOW_ALL);
         }
@@ -831,4 +831,26 @@ fn conjunctions(x: &TokInfo, nb: &Near, ctx: u64, push: &mut impl FnMut(u64, u64
     push(41, h2(gz, x.sshape));
     push(42, nb.get(-1, |t| t.gaz as u64));
     push(43, nb.get(1, |t| t.gaz as u64));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_recognised() {
+        for t in [
+            "https://www.tvnz.co.nz/one-news",
+            "http://x.org",
+            "www.Example.com",
+            "WWW.EXAMPLE.COM",
+            "@BBCBreaking",
+            "news@example.org",
+        ] {
+            assert!(is_address(t), "{t}");
+        }
+        for t in ["@", "Washington", "AT&T", "U.S.", "www", "Wéé.", "é", "ééé"] {
+            assert!(!is_address(t), "{t}");
+        }
+    }
 }

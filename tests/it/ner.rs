@@ -545,3 +545,71 @@ fn odd_input_does_not_panic_and_offsets_stay_on_char_boundaries() {
         }
     }
 }
+
+/// Labels of a one-sentence text under the embedded tagger, as (token, label) for the tokens
+/// that are not O.
+fn tagged(words: &[&str]) -> Vec<(String, &'static str)> {
+    let one_sentence = 0..words.len();
+    let labels = Tagger::global().tag_tokens(words, &[one_sentence], false);
+    words
+        .iter()
+        .zip(labels)
+        .filter(|(_, l)| *l != 0)
+        .map(|(w, l)| (w.to_string(), ner::features::LABELS[l as usize]))
+        .collect()
+}
+
+#[test]
+fn urls_and_handles_are_never_entities() {
+    let words = [
+        "Get",
+        "more",
+        "at",
+        ":",
+        "https://www.tvnz.co.nz/one-news",
+        "On",
+        "Demand",
+        "-",
+        "www.Example.com",
+        "and",
+        "@BBCBreaking",
+        "or",
+        "news@example.org",
+    ];
+    let got = tagged(&words);
+    for w in [
+        "https://www.tvnz.co.nz/one-news",
+        "www.Example.com",
+        "@BBCBreaking",
+    ] {
+        assert!(got.iter().all(|(t, _)| t != w), "{w} tagged: {got:?}");
+    }
+    assert!(got.iter().all(|(t, _)| !t.contains('@')), "{got:?}");
+}
+
+#[test]
+fn title_before_a_name_stays_outside_the_person_span() {
+    let got = tagged(&[
+        "Prince",
+        "Charles",
+        "met",
+        "Queen",
+        "Elizabeth",
+        "and",
+        "Emperor",
+        "Norton",
+        ".",
+    ]);
+    for title in ["Prince", "Queen", "Emperor"] {
+        assert!(
+            got.iter().all(|(t, l)| t != title || !l.ends_with("PER")),
+            "{title} inside a PER span: {got:?}"
+        );
+    }
+    for name in ["Charles", "Elizabeth"] {
+        assert!(
+            got.contains(&(name.to_string(), "B-PER")),
+            "{name} begins a person: {got:?}"
+        );
+    }
+}
