@@ -853,4 +853,59 @@ mod tests {
             assert!(!is_address(t), "{t}");
         }
     }
+
+    /// Label masks of a one-sentence text; `first_names` are the words the table knows as common
+    /// first names.
+    fn masks(words: &[&str], first_names: &[&str]) -> Vec<u16> {
+        let pairs: Vec<(u64, WordStats)> = first_names
+            .iter()
+            .map(|n| {
+                let stats = WordStats {
+                    count: 10,
+                    first: 4,
+                    ..WordStats::default()
+                };
+                (hash_str(n), stats)
+            })
+            .collect();
+        let table = WordTable::from_pairs(&pairs, &[]);
+        let gaz = Gazetteer::global();
+        let sentence = 0..words.len();
+        let p = prepare(words, &[sentence], false, gaz, &table, false);
+        if p.allow.is_empty() {
+            vec![ALLOW_ALL; words.len()]
+        } else {
+            p.allow
+        }
+    }
+
+    #[test]
+    fn a_title_before_a_name_cannot_be_a_person_unless_inside_a_name() {
+        let m = masks(&["Prince", "Charles", "met", "Queen", "Elizabeth"], &[]);
+        assert_eq!(
+            m,
+            [
+                ALLOW_NOT_PER,
+                ALLOW_ALL,
+                ALLOW_ALL,
+                ALLOW_NOT_PER,
+                ALLOW_ALL
+            ]
+        );
+        // after a capitalised word a title word may end a name
+        let m = masks(&["by", "Martin", "Luther", "King", "Jr."], &[]);
+        assert_eq!(m, [ALLOW_ALL; 5]);
+        // a common first name is no title; a title before a lower-case word constrains nothing
+        let m = masks(
+            &["Dean", "Jones", "and", "the", "President", "said"],
+            &["dean"],
+        );
+        assert_eq!(m, [ALLOW_ALL; 6]);
+        // multi-word titles: every word of it
+        let m = masks(&["Prime", "Minister", "Jacinda", "Ardern"], &[]);
+        assert_eq!(m, [ALLOW_NOT_PER, ALLOW_NOT_PER, ALLOW_ALL, ALLOW_ALL]);
+        // addresses only O
+        let m = masks(&["see", "www.example.com", "now"], &[]);
+        assert_eq!(m, [ALLOW_ALL, 1, ALLOW_ALL]);
+    }
 }
