@@ -72,7 +72,7 @@ fn pseudo_word(mut i: usize, capital: bool) -> String {
     s
 }
 
-struct Synth {
+pub struct Synth {
     title: String,
     text: String,
     outlet: String,
@@ -80,7 +80,7 @@ struct Synth {
     entities: Vec<Entity>,
 }
 
-fn synthesise(n: usize, seed: u64) -> Vec<Synth> {
+pub fn synthesise(n: usize, seed: u64) -> Vec<Synth> {
     let mut rng = Rng(seed);
     let words = Zipf::new(30_000);
     let ents = Zipf::new(8_000);
@@ -147,11 +147,9 @@ fn synthesise(n: usize, seed: u64) -> Vec<Synth> {
     out
 }
 
-#[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 3, sample_size = 1)]
-fn group_window(bencher: divan::Bencher, n: usize) {
-    let data = synthesise(n, 42);
-    let articles: Vec<StoryArticle> = data
-        .iter()
+/// The grouping view of the synthetic articles.
+pub fn articles(data: &[Synth]) -> Vec<StoryArticle<'_>> {
+    data.iter()
         .enumerate()
         .map(|(id, s)| StoryArticle {
             id,
@@ -163,7 +161,13 @@ fn group_window(bencher: divan::Bencher, n: usize) {
             entities: &s.entities,
             language: None,
         })
-        .collect();
+        .collect()
+}
+
+#[divan::bench(args = [1_000, 10_000, 100_000], sample_count = 3, sample_size = 1)]
+fn group_window(bencher: divan::Bencher, n: usize) {
+    let data = synthesise(n, 42);
+    let articles = articles(&data);
     let bg = Background::new();
     let opts = GroupOptions::default();
     bencher.bench_local(|| group(divan::black_box(&articles), &bg, &opts));
