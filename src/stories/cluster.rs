@@ -128,9 +128,73 @@ impl Interner {
     }
 }
 
+/// One article's features before interning: namespaced keys back to back in `keys`, each with
+/// its end offset, kind, raw weight and where it occurs; entities last, in the order of
+/// `StoryArticle::entities`.
+#[derive(Default)]
+struct Tokens {
+    keys: String,
+    items: Vec<(usize, FeatureKind, f32, u8)>,
+    /// Number of entity items (the last ones).
+    entities: usize,
+}
+
+impl Tokens {
+    fn push(&mut self, prefix: &str, key: &str, kind: FeatureKind, weight: f32, flag: u8) {
+        self.keys.push_str(prefix);
+        self.keys.push_str(key);
+        self.items.push((self.keys.len(), kind, weight, flag));
+    }
+}
+
+/// The title and lead terms and the entities of article `a` (of language `language`).
+fn tokens(
+    a: &StoryArticle<'_>,
+    lead_text: &str,
+    language: Option<&str>,
+    opts: &GroupOptions,
+) -> Tokens {
+    let mut out = Tokens::default();
+    let (mut word, mut ekey) = (String::new(), String::new());
+    for (part, weight, flag) in [
+        (a.title, opts.title_term_weight, IN_TITLE),
+        (lead_text, opts.lead_term_weight, IN_LEAD),
+    ] {
+        for_each_term(part, language, &mut word, |t| {
+            out.push(TERM_PREFIX, t, term_kind(t), weight, flag);
+        });
+    }
+    for e in a.entities {
+        let w = if e.in_title {
+            opts.title_entity_weight
+        } else {
+            opts.body_entity_weight * (0.5 + 0.5 * e.salience.clamp(0.0, 1.0))
+        };
+        entity_key(&e.name, &mut ekey);
+        let flag = if e.in_title { IN_TITLE } else { IN_LEAD };
+        out.push(ENTITY_PREFIX, &ekey, FeatureKind::Entity(e.kind), w, flag);
+        out.entities += 1;
+    }
+    out
+}
+
 /// Turns each article (in canonical `order`) into its title and lead terms and its entities,
-/// with where they occur and their raw weights.
+/// with where they occur and their raw weights. Articles are tokenised in parallel; feature ids
+/// are then assigned in canonical order, so they do not depend on the number of threads.
 fn intern<'a>(articles: &[StoryArticle<'a>], order: &[usize], opts: &GroupOptions) -> Interned<'a> {
+    use rayon::prelude::*;
+    let outlet_language = outlet_languages(articles);
+    let tokenised: Vec<(&'a str, Option<&'a str>, Tokens)> = order
+        .par_iter()
+        .map(|&ix| {
+            let a = &articles[ix];
+            let lead_text = lead(a.text);
+            let language = a
+                .language
+                .or_else(|| outlet_language.get(a.outlet).copied());
+            (lead_text, language, tokens(a, lead_text, language, opts))
+        })
+        .collect();
     let mut interner = Interner::default();
     let mut out = Interned {
         names: Vec::new(),
@@ -141,46 +205,22 @@ fn intern<'a>(articles: &[StoryArticle<'a>], order: &[usize], opts: &GroupOption
         leads: Vec::with_capacity(order.len()),
         languages: Vec::with_capacity(order.len()),
     };
-    let (mut key, mut word, mut ekey) = (String::new(), String::new(), String::new());
-    let outlet_language = outlet_languages(articles);
-    for &ix in order {
-        let a = &articles[ix];
-        let lead_text = lead(a.text);
+    for (lead_text, language, t) in tokenised {
         out.leads.push(lead_text);
-        let language = a
-            .language
-            .or_else(|| outlet_language.get(a.outlet).copied());
         out.languages.push(language);
-        let mut v: SparseVec = Vec::new();
-        let mut occ: Vec<(u32, u8)> = Vec::new();
-        for (part, weight, flag) in [
-            (a.title, opts.title_term_weight, IN_TITLE),
-            (lead_text, opts.lead_term_weight, IN_LEAD),
-        ] {
-            for_each_term(part, language, &mut word, |t| {
-                key.clear();
-                key.push_str(TERM_PREFIX);
-                key.push_str(t);
-                let id = interner.id(&key, term_kind(t));
-                v.push((id, weight));
-                occ.push((id, flag));
-            });
-        }
-        let mut eids = Vec::with_capacity(a.entities.len());
-        for e in a.entities {
-            let w = if e.in_title {
-                opts.title_entity_weight
-            } else {
-                opts.body_entity_weight * (0.5 + 0.5 * e.salience.clamp(0.0, 1.0))
-            };
-            key.clear();
-            key.push_str(ENTITY_PREFIX);
-            entity_key(&e.name, &mut ekey);
-            key.push_str(&ekey);
-            let id = interner.id(&key, FeatureKind::Entity(e.kind));
-            eids.push(id);
-            occ.push((id, if e.in_title { IN_TITLE } else { IN_LEAD }));
-            v.push((id, w));
+        let mut v: SparseVec = Vec::with_capacity(t.items.len());
+        let mut occ: Vec<(u32, u8)> = Vec::with_capacity(t.items.len());
+        let mut eids = Vec::with_capacity(t.entities);
+        let first_entity = t.items.len() - t.entities;
+        let mut start = 0;
+        for (k, &(end, kind, weight, flag)) in t.items.iter().enumerate() {
+            let id = interner.id(&t.keys[start..end], kind);
+            start = end;
+            v.push((id, weight));
+            occ.push((id, flag));
+            if k >= first_entity {
+                eids.push(id);
+            }
         }
         out.ents.push(eids);
         out.raw.push(one_weight_per_feature(v));
@@ -355,45 +395,49 @@ fn coherence(vecs: &[SparseVec], n_features: usize) -> Vec<f32> {
     head_start.push(heads.len());
     let head = |d: u32| &heads[head_start[d as usize]..head_start[d as usize + 1]];
     let postings = Postings::new(vecs, n_features, |d, _| d);
-    let mut dense = vec![0f32; n_features];
-    let mut touched: Vec<u32> = Vec::new();
+    use rayon::prelude::*;
     (0..n_features)
-        .map(|f| {
-            let list = postings.of(f);
-            let n_all = list.len();
-            if n_all < 3 {
-                return 1.0;
-            }
-            let n = n_all.min(COHERENCE_SAMPLE);
-            // S = sum of the sampled heads without f; mean pairwise dot = (|S|^2 - sum |h|^2) / (n (n-1))
-            let mut self_sq = 0f32;
-            for k in 0..n {
-                let d = list[k * n_all / n];
-                for &(g, w) in head(d) {
-                    if g as usize == f {
-                        continue;
-                    }
-                    if dense[g as usize] == 0.0 {
-                        touched.push(g);
-                    }
-                    dense[g as usize] += w;
-                    self_sq += w * w;
+        .into_par_iter()
+        .map_init(
+            || (vec![0f32; n_features], Vec::<u32>::new()),
+            |(dense, touched), f| {
+                let list = postings.of(f);
+                let n_all = list.len();
+                if n_all < 3 {
+                    return 1.0;
                 }
-            }
-            let mut s_sq = 0f32;
-            for &g in &touched {
-                s_sq += dense[g as usize] * dense[g as usize];
-                dense[g as usize] = 0.0;
-            }
-            touched.clear();
-            let mean_self = self_sq / n as f32;
-            let pair = (s_sq - self_sq).max(0.0) / (n * (n - 1)) as f32;
-            if mean_self > 0.0 {
-                pair / mean_self
-            } else {
-                1.0
-            }
-        })
+                let n = n_all.min(COHERENCE_SAMPLE);
+                // S = sum of the sampled heads without f; mean pairwise dot =
+                // (|S|^2 - sum |h|^2) / (n (n-1))
+                let mut self_sq = 0f32;
+                for k in 0..n {
+                    let d = list[k * n_all / n];
+                    for &(g, w) in head(d) {
+                        if g as usize == f {
+                            continue;
+                        }
+                        if dense[g as usize] == 0.0 {
+                            touched.push(g);
+                        }
+                        dense[g as usize] += w;
+                        self_sq += w * w;
+                    }
+                }
+                let mut s_sq = 0f32;
+                for &g in touched.iter() {
+                    s_sq += dense[g as usize] * dense[g as usize];
+                    dense[g as usize] = 0.0;
+                }
+                touched.clear();
+                let mean_self = self_sq / n as f32;
+                let pair = (s_sq - self_sq).max(0.0) / (n * (n - 1)) as f32;
+                if mean_self > 0.0 {
+                    pair / mean_self
+                } else {
+                    1.0
+                }
+            },
+        )
         .collect()
 }
 
@@ -550,18 +594,60 @@ pub(crate) struct Found {
 
 /// Candidate neighbours of every article: the `opts.neighbours` most similar others (sparse dot
 /// product through the inverted index, skipping features with more than `opts.max_postings`
-/// postings), with the time factor applied.
+/// postings), with the time factor applied. Each article's probe runs in parallel; the lists are
+/// then made symmetric in article order, so the result does not depend on the number of threads.
 pub(crate) fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>> {
+    use rayon::prelude::*;
     let n = p.vecs.len();
     let postings = Postings::new(&p.vecs, p.names.len(), |d, w| (d, w));
-    let mut acc = vec![0f32; n];
-    let mut shared = vec![0u16; n];
-    let mut touched: Vec<u32> = Vec::new();
+    let nearest: Vec<Vec<u32>> = (0..n)
+        .into_par_iter()
+        .map_init(
+            || Probe {
+                acc: vec![0f32; n],
+                shared: vec![0u16; n],
+                touched: Vec::new(),
+                scored: Vec::new(),
+                probe: Vec::new(),
+            },
+            |probe, i| probe.nearest(p, &postings, i, opts),
+        )
+        .collect();
     let mut nbrs: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut scored: Vec<(f32, u32)> = Vec::new();
-    let mut probe: Vec<(u32, f32)> = Vec::new();
-    for i in 0..n {
+    for (i, list) in nearest.into_iter().enumerate() {
+        for j in list {
+            nbrs[i].push(j);
+            nbrs[j as usize].push(i as u32);
+        }
+    }
+    for l in &mut nbrs {
+        l.sort_unstable();
+        l.dedup();
+    }
+    nbrs
+}
+
+/// Scratch space of one thread of [`neighbours`].
+struct Probe {
+    /// Dot product and number of shared probe features, by article.
+    acc: Vec<f32>,
+    shared: Vec<u16>,
+    touched: Vec<u32>,
+    scored: Vec<(f32, u32)>,
+    probe: Vec<(u32, f32)>,
+}
+
+impl Probe {
+    /// The most similar others of article `i` (unsorted).
+    fn nearest(
+        &mut self,
+        p: &Prepared<'_>,
+        postings: &Postings<(u32, f32)>,
+        i: usize,
+        opts: &GroupOptions,
+    ) -> Vec<u32> {
         // probe with the heaviest features only: a pair that matters shares one of them
+        let probe = &mut self.probe;
         probe.clear();
         probe.extend_from_slice(&p.vecs[i]);
         if probe.len() > opts.probe_features {
@@ -570,7 +656,7 @@ pub(crate) fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>>
             });
             probe.truncate(opts.probe_features);
         }
-        for &(f, w) in &probe {
+        for &(f, w) in probe.iter() {
             let list = postings.of(f as usize);
             if list.len() > opts.max_postings {
                 continue;
@@ -579,19 +665,20 @@ pub(crate) fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>>
                 if j as usize == i {
                     continue;
                 }
-                if acc[j as usize] == 0.0 {
-                    touched.push(j);
+                if self.acc[j as usize] == 0.0 {
+                    self.touched.push(j);
                 }
-                acc[j as usize] += w * wj;
-                shared[j as usize] = shared[j as usize].saturating_add(1);
+                self.acc[j as usize] += w * wj;
+                self.shared[j as usize] = self.shared[j as usize].saturating_add(1);
             }
         }
+        let scored = &mut self.scored;
         scored.clear();
         let ti = p.times[i];
-        for &j in &touched {
-            let d = acc[j as usize];
-            acc[j as usize] = 0.0;
-            let common = std::mem::take(&mut shared[j as usize]);
+        for &j in &self.touched {
+            let d = self.acc[j as usize];
+            self.acc[j as usize] = 0.0;
+            let common = std::mem::take(&mut self.shared[j as usize]);
             // One shared word ("car", "travel") is a coincidence, not a story: a link needs at
             // least `min_shared_features` of the article's heaviest features in common.
             if (common as usize) < opts.min_shared_features.min(probe.len()) {
@@ -609,26 +696,18 @@ pub(crate) fn neighbours(p: &Prepared<'_>, opts: &GroupOptions) -> Vec<Vec<u32>>
                 scored.push((s, j));
             }
         }
-        touched.clear();
+        self.touched.clear();
         let k = opts.neighbours.min(scored.len());
         if k == 0 {
-            continue;
+            return Vec::new();
         }
         let by_sim = |x: &(f32, u32), y: &(f32, u32)| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1));
         if k < scored.len() {
             scored.select_nth_unstable_by(k - 1, by_sim);
             scored.truncate(k);
         }
-        for &(_, j) in &scored {
-            nbrs[i].push(j);
-            nbrs[j as usize].push(i as u32);
-        }
+        scored.iter().map(|&(_, j)| j).collect()
     }
-    for l in &mut nbrs {
-        l.sort_unstable();
-        l.dedup();
-    }
-    nbrs
 }
 
 /// Keeps the `k` heaviest features of `v` (still sorted by feature id): the tail (words of one or

@@ -279,7 +279,8 @@ pub(crate) fn for_each_term(
 pub(crate) fn lower_into(w: &str, buf: &mut String) {
     buf.clear();
     if w.is_ascii() {
-        buf.extend(w.bytes().map(|b| b.to_ascii_lowercase() as char));
+        buf.push_str(w);
+        buf.make_ascii_lowercase();
     } else {
         buf.push_str(&w.to_lowercase());
     }

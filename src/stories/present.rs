@@ -12,20 +12,77 @@ pub(crate) fn build(
     found: Vec<Found>,
     opts: &GroupOptions,
 ) -> Vec<Story> {
+    use rayon::prelude::*;
     let newest = articles.iter().map(|a| a.published).max().unwrap_or(0);
     let not_explaining = outlet_boilerplate(articles, p);
-    let mut outlet_names: Vec<String> = articles
-        .iter()
-        .map(|a| crate::model::fold_key(a.outlet))
-        .collect();
+    let mut outlets: Vec<&str> = articles.iter().map(|a| a.outlet).collect();
+    outlets.sort_unstable();
+    outlets.dedup();
+    let mut outlet_names: Vec<String> = outlets.into_iter().map(crate::model::fold_key).collect();
     outlet_names.sort_unstable();
     outlet_names.dedup();
-    // zeroed scratch space indexed by feature id
-    let mut dense = vec![0f32; p.names.len()];
-    // (story, sort key pieces)
-    let mut out: Vec<(Story, usize, String, i64)> = Vec::with_capacity(found.len());
-    for f in found {
-        let mut central = centrality(p, &f, &mut dense);
+    let window = Window {
+        articles,
+        p,
+        not_explaining: (&not_explaining, &outlet_names),
+        newest,
+        opts,
+    };
+    // each story on its own (in parallel, in order), with zeroed scratch space indexed by
+    // feature id per thread
+    let mut out: Vec<Ranked> = found
+        .into_par_iter()
+        .map_init(
+            || vec![0f32; p.names.len()],
+            |dense, f| window.story(f, dense),
+        )
+        .collect();
+    out.sort_by(|x, y| {
+        x.story
+            .section
+            .cmp(&y.story.section)
+            .then_with(|| match x.story.section {
+                Section::Top => y
+                    .story
+                    .score
+                    .total_cmp(&x.story.score)
+                    .then(x.central.cmp(&y.central)),
+                Section::Other => x
+                    .first_outlet
+                    .cmp(&y.first_outlet)
+                    .then(y.latest.cmp(&x.latest))
+                    .then(y.story.score.total_cmp(&x.story.score))
+                    .then(x.central.cmp(&y.central)),
+            })
+    });
+    out.into_iter().map(|x| x.story).collect()
+}
+
+/// What every story of a window is presented against.
+struct Window<'w, 'a> {
+    articles: &'w [StoryArticle<'a>],
+    p: &'w Prepared<'a>,
+    /// The boilerplate flags and the folded outlet names ([`shared_entities`]).
+    not_explaining: (&'w [bool], &'w [String]),
+    /// The newest publication time of the window.
+    newest: i64,
+    opts: &'w GroupOptions,
+}
+
+/// A story with its sort keys: its most central member (canonical position), its first
+/// outlet (folded) and its latest publication time.
+struct Ranked {
+    story: Story,
+    central: usize,
+    first_outlet: String,
+    latest: i64,
+}
+
+impl Window<'_, '_> {
+    /// The story of cluster `f`; `dense` is zeroed scratch space indexed by feature id.
+    fn story(&self, f: Found, dense: &mut [f32]) -> Ranked {
+        let (articles, p, opts) = (self.articles, self.p, self.opts);
+        let mut central = centrality(p, &f, dense);
         central.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
         let art = |m: u32| &articles[p.order[m as usize]];
         let members: Vec<usize> = central.iter().map(|&(_, m)| art(m).id).collect();
@@ -40,10 +97,12 @@ pub(crate) fn build(
                 outlets.push(o.to_string());
             }
         }
-        let latest = by_time.last().map(|&m| art(m).published).unwrap_or(newest);
+        let latest = by_time
+            .last()
+            .map(|&m| art(m).published)
+            .unwrap_or(self.newest);
 
-        let shared_entities =
-            shared_entities(articles, p, &f, (&not_explaining, &outlet_names), opts);
+        let shared_entities = shared_entities(articles, p, &f, self.not_explaining, opts);
         let ordered: Vec<u32> = central.iter().map(|&(_, m)| m).collect();
         let lines_pos = duplicate_lines(articles, p, &ordered, opts);
         let summary = summarise(p, &lines_pos, opts);
@@ -57,15 +116,15 @@ pub(crate) fn build(
         } else {
             Section::Other
         };
-        let age_days = (newest - latest).max(0) as f64 / 86_400.0;
+        let age_days = (self.newest - latest).max(0) as f64 / 86_400.0;
         let recency = 0.49 * (-age_days).exp();
         let nl = lines.len() as f64;
         let salience = 0.49 * nl / (nl + 3.0);
         let score = outlets.len() as f64 + recency + salience;
         let first_outlet =
             crate::model::fold_key(outlets.first().map(|s| s.as_str()).unwrap_or(""));
-        out.push((
-            Story {
+        Ranked {
+            story: Story {
                 members,
                 headline,
                 summary,
@@ -76,25 +135,11 @@ pub(crate) fn build(
                 score,
                 signature: signature_of(p, &f.sum),
             },
-            central[0].1 as usize,
+            central: central[0].1 as usize,
             first_outlet,
             latest,
-        ));
+        }
     }
-    out.sort_by(|x, y| {
-        x.0.section
-            .cmp(&y.0.section)
-            .then_with(|| match x.0.section {
-                Section::Top => y.0.score.total_cmp(&x.0.score).then(x.1.cmp(&y.1)),
-                Section::Other => {
-                    x.2.cmp(&y.2)
-                        .then(y.3.cmp(&x.3))
-                        .then(y.0.score.total_cmp(&x.0.score))
-                        .then(x.1.cmp(&y.1))
-                }
-            })
-    });
-    out.into_iter().map(|x| x.0).collect()
 }
 
 /// How central each member is to its story, as (score, member). A member's score is its mean
