@@ -14,6 +14,7 @@ use std::collections::BinaryHeap;
 
 use super::GroupOptions;
 use super::cluster::{Found, Prepared, SparseVec, dense_dot, neighbours, truncate_heaviest};
+use super::features::FastMap;
 use super::model::Scorer;
 use super::pairs::{COHERENT, Class, PAIR_FEATURES, PairContext, pair_features};
 
@@ -64,17 +65,12 @@ const NAMES: usize = 4;
 const WORDS: usize = 10;
 const NUMBERS: usize = 12;
 
-/// Adds the pair `(i, j)` with features `f` scored by `pair` to `graph` (both directions),
-/// unless the two share nothing but places (a country, a state, a region, a town, or a word
-/// naming one): that says where, not what, so it is no link at all (the two can still end up
-/// in one story through the reports they do share an event with).
-pub(crate) fn add_edge(
-    graph: &mut PairGraph,
-    i: u32,
-    j: u32,
-    f: &[f32; PAIR_FEATURES],
-    pair: &Scorer,
-) {
+/// The link of a pair with features `f` scored by `pair`: its probability and whether the two
+/// are set in different countries; `None` when the two share nothing but places (a country, a
+/// state, a region, a town, or a word naming one): that says where, not what, so it is no link
+/// at all (the two can still end up in one story through the reports they do share an event
+/// with).
+pub(crate) fn edge(f: &[f32; PAIR_FEATURES], pair: &Scorer) -> Option<(f32, bool)> {
     debug_assert_eq!(
         super::pairs::PAIR_FEATURE_NAMES[COUNTRY_CONFLICT],
         "country_conflict"
@@ -84,31 +80,56 @@ pub(crate) fn add_edge(
         ["names", "words", "numbers"]
     );
     if f[NAMES] <= 0.0 && f[WORDS] <= 0.0 && f[NUMBERS] <= 0.0 {
-        return;
+        return None;
     }
-    let prob = pair.probability(f);
-    let conflict = f[COUNTRY_CONFLICT] > 0.5;
-    graph[i as usize].push((j, prob, conflict));
-    graph[j as usize].push((i, prob, conflict));
+    Some((pair.probability(f), f[COUNTRY_CONFLICT] > 0.5))
 }
 
-/// Scores every candidate pair with `pair` and returns the graph.
+/// Adds the pair `(i, j)` with features `f` scored by `pair` to `graph` (both directions), unless
+/// it is no link ([`edge`]).
+pub(crate) fn add_edge(
+    graph: &mut PairGraph,
+    i: u32,
+    j: u32,
+    f: &[f32; PAIR_FEATURES],
+    pair: &Scorer,
+) {
+    if let Some((prob, conflict)) = edge(f, pair) {
+        graph[i as usize].push((j, prob, conflict));
+        graph[j as usize].push((i, prob, conflict));
+    }
+}
+
+/// Scores every candidate pair with `pair` and returns the graph. The pairs of each article are
+/// scored in parallel (each pair is independent); the graph is then filled in article order, so
+/// the result does not depend on the number of threads.
 pub(crate) fn pair_graph(
     p: &Prepared<'_>,
     ctx: &PairContext,
     pair: &Scorer,
     opts: &GroupOptions,
 ) -> PairGraph {
+    use rayon::prelude::*;
     let nbrs = neighbours(p, opts);
+    let scored: Vec<Vec<(u32, f32, bool)>> = nbrs
+        .par_iter()
+        .enumerate()
+        .map(|(i, list)| {
+            let mut f = [0f32; PAIR_FEATURES];
+            list.iter()
+                .filter(|&&j| (j as usize) > i)
+                .filter_map(|&j| {
+                    pair_features(p, ctx, i, j as usize, &mut f);
+                    edge(&f, pair).map(|(prob, conflict)| (j, prob, conflict))
+                })
+                .collect()
+        })
+        .collect();
     let mut graph: PairGraph = vec![Vec::new(); nbrs.len()];
-    let mut f = [0f32; PAIR_FEATURES];
-    for (i, list) in nbrs.iter().enumerate() {
-        for &j in list {
-            if (j as usize) <= i {
-                continue;
-            }
-            pair_features(p, ctx, i, j as usize, &mut f);
-            add_edge(&mut graph, i as u32, j, &f, pair);
+    for (i, row) in scored.into_iter().enumerate() {
+        for (j, prob, conflict) in row {
+            graph[i].push((j, prob, conflict));
+            graph[j as usize].push((i as u32, prob, conflict));
         }
     }
     for l in &mut graph {
@@ -160,6 +181,33 @@ impl Ord for Cand {
             .total_cmp(&o.score)
             .then_with(|| o.a.cmp(&self.a))
             .then_with(|| o.b.cmp(&self.b))
+    }
+}
+
+/// The merges waiting to be made: weighings that reached the threshold, best first.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Cand>,
+    /// Pairs of groups (lower id first) with a weighing in the heap, and how many.
+    queued: FastMap<(u32, u32), u32>,
+    /// The stamps of each pair of groups (lower id first) at its latest weighing.
+    weighed: FastMap<(u32, u32), (u32, u32)>,
+}
+
+impl Queue {
+    fn pop(&mut self) -> Option<Cand> {
+        let c = self.heap.pop()?;
+        if let Some(k) = self.queued.get_mut(&(c.a, c.b)) {
+            *k -= 1;
+            if *k == 0 {
+                self.queued.remove(&(c.a, c.b));
+            }
+        }
+        Some(c)
+    }
+
+    fn is_queued(&self, g: u32, x: u32) -> bool {
+        self.queued.contains_key(&(g.min(x), g.max(x)))
     }
 }
 
@@ -373,8 +421,8 @@ impl Agglo<'_, '_> {
         out
     }
 
-    /// Weighs the merge of groups `g` and `x` (telling `observe`) and pushes it onto `heap`
-    /// if it reaches `threshold`.
+    /// Weighs the merge of groups `g` and `x` (telling `observe`) and queues it if it reaches
+    /// `threshold`, unless the two were already weighed as they are now.
     fn weigh(
         &mut self,
         g: u32,
@@ -382,8 +430,15 @@ impl Agglo<'_, '_> {
         score: MergeScore<'_>,
         threshold: f64,
         observe: &mut Option<Observer<'_>>,
-        heap: &mut BinaryHeap<Cand>,
+        queue: &mut Queue,
     ) {
+        let (a, b) = (g.min(x), g.max(x));
+        let stamps = (self.groups[a as usize].stamp, self.groups[b as usize].stamp);
+        if queue.weighed.insert((a, b), stamps) == Some(stamps) {
+            return;
+        }
+        // spread whichever of the two is spread already (weighing is symmetric)
+        let (g, x) = if self.loaded == x { (x, g) } else { (g, x) };
         self.load(g);
         let f = self.features(g, x);
         if let Some(obs) = observe.as_mut() {
@@ -392,14 +447,14 @@ impl Agglo<'_, '_> {
         }
         let s = score(&f);
         if s >= threshold {
-            let (a, b) = if g < x { (g, x) } else { (x, g) };
-            heap.push(Cand {
+            queue.heap.push(Cand {
                 score: s,
                 a,
                 b,
-                sa: self.groups[a as usize].stamp,
-                sb: self.groups[b as usize].stamp,
+                sa: stamps.0,
+                sb: stamps.1,
             });
+            *queue.queued.entry((a, b)).or_default() += 1;
         }
     }
 
@@ -445,10 +500,12 @@ impl Agglo<'_, '_> {
 
 /// Agglomerates the window: merges the best-scoring pair of linked groups, best first, while
 /// `score` (the merge probability) reaches `threshold`. `observe`, when given, sees every pair of
-/// groups weighed. Every linked pair of groups is weighed once at the start and again only when
-/// one of the two has changed (the heap holds every pair's latest weighing; a weighing of a group
-/// that has since grown is dropped when it comes up). Deterministic: ties break on group ids,
-/// which follow the canonical order.
+/// groups weighed. Every linked pair of groups is weighed once at the start. When two groups
+/// merge, a neighbour with no merge waiting in the queue is weighed again at once (it may reach
+/// the threshold now), while a queued one is weighed again only when its old weighing comes up
+/// (lazily: most queued merges of a growing story happen anyway, and weighing each again after
+/// every merge of the story was most of the cost). Deterministic: ties break on group ids, which
+/// follow the canonical order.
 pub(crate) fn agglomerate(
     p: &Prepared<'_>,
     ctx: &PairContext,
@@ -488,23 +545,33 @@ pub(crate) fn agglomerate(
         dense_sum: vec![0.0; p.names.len()],
         touched: Vec::new(),
     };
-    let mut heap = BinaryHeap::with_capacity(n);
+    let mut queue = Queue::default();
     for (g, edges) in graph.iter().enumerate() {
         for &(x, _, _) in edges {
             if (x as usize) > g {
-                ag.weigh(g as u32, x, score, threshold, &mut observe, &mut heap);
+                ag.weigh(g as u32, x, score, threshold, &mut observe, &mut queue);
             }
         }
     }
-    while let Some(c) = heap.pop() {
-        let (a, b) = (c.a as usize, c.b as usize);
-        let (ga, gb) = (&ag.groups[a], &ag.groups[b]);
-        if !ga.alive || !gb.alive || ga.stamp != c.sa || gb.stamp != c.sb {
+    while let Some(c) = queue.pop() {
+        let (ra, rb) = (find(&mut ag.parent, c.a), find(&mut ag.parent, c.b));
+        if ra == rb {
             continue;
         }
-        ag.merge(a, b);
-        for x in ag.neighbours_of(a as u32) {
-            ag.weigh(a as u32, x, score, threshold, &mut observe, &mut heap);
+        let (a, b) = (ra.min(rb), ra.max(rb));
+        let (ga, gb) = (&ag.groups[a as usize], &ag.groups[b as usize]);
+        if (a, b) != (c.a, c.b) || ga.stamp != c.sa || gb.stamp != c.sb {
+            // weighed before one of the two grew: weigh them as they are now
+            ag.weigh(a, b, score, threshold, &mut observe, &mut queue);
+            continue;
+        }
+        ag.merge(a as usize, b as usize);
+        for x in ag.neighbours_of(a) {
+            // a pair still queued as it was is weighed again when it comes up
+            if queue.is_queued(a, x) || queue.is_queued(b, x) {
+                continue;
+            }
+            ag.weigh(a, x, score, threshold, &mut observe, &mut queue);
         }
     }
     ag.groups
