@@ -87,6 +87,7 @@ fn heavy_digest() -> Digest {
             count: 40,
             expected: 2.0,
         }],
+        trending_history: Some(5000),
         feed_health: vec![FeedHealthOut {
             feed: "Feed 9".into(),
             status: FeedStatus::Error,

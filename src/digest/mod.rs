@@ -47,6 +47,12 @@ pub struct Digest {
     /// Entities mentioned far more than usual in this window, most surprising first.
     #[serde(default)]
     pub trending: Vec<TrendOut>,
+    /// Reports of the background week `trending` was measured against. Below
+    /// [`crate::stories::RISING_MIN_BACKGROUND`] there is not enough history for anything to rise
+    /// against: `trending` is empty and the editions say so. `None` in digests stored before
+    /// this field existed.
+    #[serde(default)]
+    pub trending_history: Option<u64>,
     /// One entry per configured feed (or at least one per failing feed).
     pub feed_health: Vec<FeedHealthOut>,
 }

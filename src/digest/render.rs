@@ -282,6 +282,7 @@ impl Renderer {
             window_end: jiff::Timestamp::UNIX_EPOCH,
             stories: Vec::new(),
             trending: Vec::new(),
+            trending_history: None,
             feed_health: Vec::new(),
         };
         self.one_line(&empty, Some(src), what, "").map(|_| ())

@@ -211,6 +211,9 @@ pub(crate) struct View<'a> {
     /// "3 top stories, 8 other headlines".
     pub counts_short: String,
     pub trending: &'a [TrendOut],
+    /// Said instead of trending names while the stored history is too short for anything to
+    /// rise against: "Trending starts once a week of reports is stored (0 so far, 50 needed)."
+    pub trending_note: Option<String>,
     /// All stories in digest order (each with `section`).
     pub stories: Vec<StoryView<'a>>,
     /// Followed stories shown in full.
@@ -711,6 +714,7 @@ impl<'a> View<'a> {
             counts: counts.long(),
             counts_short: counts.short(),
             trending: &d.trending,
+            trending_note: trending_note(d),
             n_other_lines: sections.other.iter().map(|g| g.lines.len()).sum(),
             following: sections.following,
             top: sections.top,
@@ -730,4 +734,14 @@ impl<'a> View<'a> {
             preheader,
         }
     }
+}
+
+/// The note shown instead of trending names when the digest was measured against too short a
+/// history ([`Digest::trending_history`]; nothing for digests stored before it was recorded).
+fn trending_note(d: &Digest) -> Option<String> {
+    let have = d.trending_history?;
+    let need = crate::stories::RISING_MIN_BACKGROUND;
+    (d.trending.is_empty() && have < need).then(|| {
+        format!("Trending starts once a week of reports is stored ({have} so far, {need} needed).")
+    })
 }

@@ -3,7 +3,7 @@
 //! the digest around them (trending entities, feed health, subject) and persist it in the outbox
 //! with its deliveries queued, atomically.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,7 +16,6 @@ use crate::digest::{
     ArticleOut, Developing, Digest, EntityRef, FeedHealthOut, FeedStatus as OutFeedStatus, LineOut,
     Section as OutSection, StoryOut, TrendOut,
 };
-use crate::model::{EntityKind, fold_key};
 use crate::store::{NewDigest, StoredArticle, StoredStory, StoryUpsert};
 use crate::stories::{self, Background, GroupOptions, PreviousStory, Section, Story, StoryArticle};
 
@@ -78,10 +77,10 @@ pub fn build_digest(
         .enumerate()
         .map(|(i, a)| StoryArticle::of(i, &a.article))
         .collect();
-    let bg = background(ctx, selection.window_start)?;
-    let groups = stories::group(&inputs, &bg, &GroupOptions::default());
-    let (stories, upserts) = assemble(ctx, d, &selection.cands, &inputs, &groups, now)?;
-    let digest = compose(ctx, d, &selection, &bg, stories, now)?;
+    let week = background(ctx, &selection)?;
+    let groups = stories::group(&inputs, &week.counts, &GroupOptions::default());
+    let (stories, upserts) = assemble(ctx, d, &selection, &inputs, &groups, &week, now)?;
+    let digest = compose(ctx, d, &selection, &inputs, &week.counts, stories, now)?;
     persist(ctx, d, &selection, digest, &upserts, now, dry_run)
 }
 
@@ -137,16 +136,32 @@ fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection
 
 // ----------------------------------------------------------------------------------- 2. group
 
-/// The background week: entities and terms of the articles published in the week before the
-/// window — what grouping judges rarity against and what trending entities rise against.
-fn background(ctx: &Context, window_start: Timestamp) -> Result<Background> {
-    let from = sub(window_start, Duration::from_secs(BACKGROUND_DAYS * 86_400));
-    let articles =
-        ctx.with_store(|s| s.articles_published_between(from, window_start, BACKGROUND_LIMIT))?;
+/// The background week: entities and terms of the stored articles published or first seen in
+/// the week before the window, other than the window's own — what grouping judges rarity
+/// against, what developing links weigh their evidence by and what trending entities rise
+/// against. By first-seen time too, so that a state fed snapshots or an archive (published long
+/// before the build clock) has the previous build's articles as its background.
+fn background(ctx: &Context, sel: &Selection) -> Result<Week> {
+    let from = sub(
+        sel.window_start,
+        Duration::from_secs(BACKGROUND_DAYS * 86_400),
+    );
+    let mut articles =
+        ctx.with_store(|s| s.articles_between(from, sel.window_start, BACKGROUND_LIMIT))?;
+    let window: HashSet<&str> = sel.cands.iter().map(|a| a.article.key.as_str()).collect();
+    articles.retain(|a| !window.contains(a.key.as_str()));
     let view: Vec<StoryArticle> = articles.iter().map(|a| StoryArticle::of(0, a)).collect();
-    let mut bg = Background::new();
-    bg.add_articles(&view);
-    Ok(bg)
+    let mut counts = Background::new();
+    counts.add_articles(&view);
+    Ok(Week { counts, articles })
+}
+
+/// The background week of a build.
+struct Week {
+    /// Its document frequencies.
+    counts: Background,
+    /// Its articles (their places tell developing links what is a place).
+    articles: Vec<crate::model::Article>,
 }
 
 // -------------------------------------------------------------------------------- 3. assemble
@@ -157,8 +172,8 @@ struct Continuity {
     previous: Vec<PreviousStory>,
     used: HashSet<i64>,
     tz: jiff::tz::TimeZone,
-    today: jiff::civil::Date,
-    /// Places and broad context of this window: a continuation needs the same event.
+    now: Timestamp,
+    /// Places, rarity and story counts of the keys: a continuation needs the same event.
     context: stories::EventContext,
 }
 
@@ -167,6 +182,8 @@ impl Continuity {
         ctx: &Context,
         d: &DigestSettings,
         inputs: &[StoryArticle<'_>],
+        groups: &[Story],
+        week: &Week,
         now: Timestamp,
     ) -> Result<Continuity> {
         let since = sub(now, Duration::from_secs(CONTINUITY_DAYS * 86_400));
@@ -182,14 +199,24 @@ impl Continuity {
             })
             .collect();
         let tz = ctx.settings.timezone.clone();
-        let today = now.to_zoned(tz.clone()).date();
+        let week_view: Vec<StoryArticle> = week
+            .articles
+            .iter()
+            .map(|a| StoryArticle::of(0, a))
+            .collect();
+        let context = stories::EventContext::new(inputs, &week.counts, &week_view).with_stories(
+            groups
+                .iter()
+                .map(|g| g.signature.as_slice())
+                .chain(rows.iter().map(|r| r.signature.as_slice())),
+        );
         Ok(Continuity {
             rows,
             previous,
             used: HashSet::new(),
             tz,
-            today,
-            context: stories::EventContext::of(inputs),
+            now,
+            context,
         })
     }
 
@@ -198,32 +225,36 @@ impl Continuity {
     fn follow_up(
         &mut self,
         g: &Story,
-        inputs: &[StoryArticle<'_>],
+        cands: &[StoredArticle],
         headline: &str,
-        now: Timestamp,
     ) -> (StoryUpsert, Option<Developing>) {
-        let signature = stories::signature(g, inputs);
+        let when = story_time(g, cands, self.now);
         let mut upsert = StoryUpsert {
             id: None,
             headline: headline.to_string(),
             first_headline: headline.to_string(),
-            signature,
-            first_seen: now,
+            signature: g.signature.clone(),
+            first_seen: when,
             days: 1,
         };
-        let Some(prev) =
-            stories::continuation_of_event(&upsert.signature, &self.previous, &self.context)
-                .and_then(|pi| self.rows.get(pi))
-                .filter(|prev| self.used.insert(prev.id))
+        let story = stories::NewStory {
+            headline,
+            signature: &g.signature,
+        };
+        let Some((prev, evidence)) =
+            stories::continuation_of_event(&story, &self.previous, &self.context, &self.used)
+                .and_then(|(pi, evidence)| Some((self.rows.get(pi)?, evidence)))
         else {
             return (upsert, None);
         };
-        let last_day = prev.last_seen.to_zoned(self.tz.clone()).date();
-        let days = if last_day < self.today {
-            prev.days + 1
-        } else {
-            prev.days
-        };
+        self.used.insert(prev.id);
+        tracing::debug!(now = headline, then = %prev.first_headline, ?evidence, "developing");
+        let date = |t: Timestamp| t.to_zoned(self.tz.clone()).date();
+        let builds_apart = date(prev.last_seen)
+            .until((jiff::Unit::Day, date(self.now)))
+            .map_or(0, |span| i64::from(span.get_days()));
+        let days =
+            stories::day_of_story(date(prev.first_seen), date(when), prev.days, builds_apart);
         upsert.id = Some(prev.id);
         upsert.first_headline = prev.first_headline.clone();
         upsert.first_seen = prev.first_seen;
@@ -237,17 +268,35 @@ impl Continuity {
     }
 }
 
+/// When story `g` happened: the median time of its reports, each dated by its publication but
+/// never later than when it was first seen (a feed's future dates do not move a story on). By the
+/// reports, not the build clock, so that "Day N" counts the days of the news: two builds on
+/// one day over reports of two days show day 2, and a second build on the same day over
+/// reports of the same day stays on day 1.
+fn story_time(g: &Story, cands: &[StoredArticle], now: Timestamp) -> Timestamp {
+    let mut times: Vec<Timestamp> = g
+        .members
+        .iter()
+        .filter_map(|&m| cands.get(m))
+        .map(|a| a.article.published.min(a.first_seen))
+        .collect();
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or(now)
+}
+
 /// Step 3: the stories as the reader sees them — followed ones first, then the ranked order — and
-/// the story rows to store for continuity (top stories, and every continued one).
+/// the story rows to store for continuity (every story: any may be continued by a later build).
 fn assemble(
     ctx: &Context,
     d: &DigestSettings,
-    cands: &[StoredArticle],
+    sel: &Selection,
     inputs: &[StoryArticle<'_>],
     groups: &[Story],
+    week: &Week,
     now: Timestamp,
 ) -> Result<(Vec<StoryOut>, Vec<StoryUpsert>)> {
-    let mut continuity = Continuity::load(ctx, d, inputs, now)?;
+    let cands = &sel.cands;
+    let mut continuity = Continuity::load(ctx, d, inputs, groups, week, now)?;
     let mut upserts = Vec::new();
     let mut story_outs = Vec::with_capacity(groups.len());
     for (si, g) in groups.iter().enumerate() {
@@ -255,10 +304,10 @@ fn assemble(
             .get(g.headline)
             .map(|a| a.article.title.clone())
             .unwrap_or_default();
-        let (upsert, developing) = continuity.follow_up(g, inputs, &headline, now);
-        if g.section == Section::Top || upsert.id.is_some() {
-            upserts.push(upsert);
-        }
+        let (upsert, developing) = continuity.follow_up(g, cands, &headline);
+        // every story, not only the top ones: one outlet's report today may be tomorrow's
+        // front-page story, and continuing it shows where it began
+        upserts.push(upsert);
         let mut out = story_out(d, g, cands, headline, now, si);
         out.developing = developing;
         story_outs.push((si, out));
@@ -391,6 +440,7 @@ fn compose(
     ctx: &Context,
     d: &DigestSettings,
     sel: &Selection,
+    inputs: &[StoryArticle<'_>],
     bg: &Background,
     stories: Vec<StoryOut>,
     now: Timestamp,
@@ -404,7 +454,8 @@ fn compose(
         title: String::new(),
         stories,
         feed_health: feed_health(ctx, d)?,
-        trending: trending(&sel.cands, bg),
+        trending: trending(inputs, bg),
+        trending_history: Some(bg.docs()),
     };
     digest.subject = ctx.renderer.subject(&digest, d.subject.as_deref())?;
     digest.title = ctx.renderer.title(&digest, d.title.as_deref())?;
@@ -413,23 +464,8 @@ fn compose(
 
 /// The entities rising in this window: their share of its reports against the background week
 /// ([`stories::rising`]).
-fn trending(cands: &[StoredArticle], bg: &Background) -> Vec<TrendOut> {
-    let mut window: BTreeMap<String, (String, EntityKind, u32)> = BTreeMap::new();
-    for a in cands {
-        let mut seen = HashSet::new();
-        for e in &a.article.entities {
-            let key = fold_key(&e.name);
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            let w = window
-                .entry(key)
-                .or_insert_with(|| (e.name.clone(), e.kind, 0));
-            w.2 += 1;
-        }
-    }
-    let win: Vec<(String, EntityKind, u32)> = window.into_values().collect();
-    stories::rising(&win, cands.len() as u64, bg, TREND_TOP)
+fn trending(inputs: &[StoryArticle<'_>], bg: &Background) -> Vec<TrendOut> {
+    stories::rising(inputs, bg, TREND_TOP)
         .into_iter()
         .map(|t| TrendOut {
             name: t.name,

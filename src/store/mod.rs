@@ -862,8 +862,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Articles published in `[from, to)`, newest first, at most `limit`.
-    pub fn articles_published_between(
+    /// Articles published in `[from, to)` **or first seen** in `[from, to]` (a window starts at
+    /// the previous build, which saw the articles fetched in the same second), newest first (by
+    /// the later of the two times), at most `limit`. Either time places an article in a week: a fresh state's
+    /// first fetch holds the week's older items (first seen now, published days ago), and a
+    /// state fed an archive or a replayed snapshot holds articles seen last build but published
+    /// long ago.
+    pub fn articles_between(
         &self,
         from: Timestamp,
         to: Timestamp,
@@ -872,8 +877,9 @@ impl Store {
         let r = (|| -> FResult<Vec<Article>> {
             let mut st = self.conn.prepare(
                 "SELECT key, feed, url, guid, title, text, author, published, language, entities
-                 FROM articles WHERE published >= ?1 AND published < ?2
-                 ORDER BY published DESC, id LIMIT ?3",
+                 FROM articles
+                 WHERE (published >= ?1 AND published < ?2) OR (first_seen >= ?1 AND first_seen <= ?2)
+                 ORDER BY MAX(published, first_seen) DESC, id LIMIT ?3",
             )?;
             let rows = st.query_map(
                 params![from.as_second(), to.as_second(), limit as i64],

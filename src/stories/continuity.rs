@@ -1,8 +1,9 @@
-//! Pure helpers around stories: signatures and continuity across days, followed entities, and
-//! trending entities. Persistence is the caller's business.
+//! Pure helpers around stories across digests: signatures and continuity ("developing"), the
+//! day count of a continuing story, and followed entities. Persistence is the caller's business.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::event::{EventContext, Evidence, NewStory};
 use super::{Story, StoryArticle};
 use crate::model::{Entity, EntityKind, fold_key};
 
@@ -44,92 +45,50 @@ pub fn continuation_with(
     continuation_among(sig, previous, &all, threshold)
 }
 
-/// A continuation needs at least this many shared pieces of event evidence (see [`EventContext`]).
-pub const MIN_EVENT_EVIDENCE: usize = 2;
-/// A key in at least this share of the window's reports is broad context, not event evidence …
-pub const BROAD_SHARE: f64 = 0.03;
-/// … provided it is in at least this many of them.
-pub const BROAD_MIN_REPORTS: u64 = 5;
-
-/// What a signature key means in the window a story was grouped in: a place (an entity tagged as a
-/// location, or a word of one), or broad context (an entity or term in much of the window:
-/// "Christmas" in December, "Covid-19"), neither of which shows that two stories tell the same
-/// event.
-#[derive(Debug, Default)]
-pub struct EventContext {
-    window: super::Background,
-    places: std::collections::HashSet<String>,
-}
-
-impl EventContext {
-    /// The context of the window `articles`.
-    pub fn of(articles: &[StoryArticle<'_>]) -> EventContext {
-        let mut window = super::Background::new();
-        window.add_articles(articles);
-        let mut places = std::collections::HashSet::new();
-        for a in articles {
-            for e in a.entities.iter().filter(|e| e.kind == EntityKind::Location) {
-                let k = e.key();
-                places.extend(k.split(' ').map(str::to_string));
-                places.insert(k);
-            }
-        }
-        EventContext { window, places }
-    }
-
-    /// True when `key` (`e:…` or `t:…`) is a place or broad context in this window.
-    pub fn is_context(&self, key: &str) -> bool {
-        let bare = key.split_once(':').map_or(key, |(_, k)| k);
-        if self.places.contains(bare) {
-            return true;
-        }
-        let df = self.window.df(key);
-        let docs = self.window.docs();
-        df >= BROAD_MIN_REPORTS && df as f64 >= BROAD_SHARE * docs as f64
-    }
-
-    /// The distinct pieces of event evidence two signatures share: shared entities that are not
-    /// context, and shared terms that are neither context nor a word of a shared entity.
-    pub fn shared_evidence(&self, a: &[(String, f32)], b: &[(String, f32)]) -> usize {
-        let bk: std::collections::HashSet<&str> = b.iter().map(|(k, _)| k.as_str()).collect();
-        let shared: Vec<&str> = a
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .filter(|k| bk.contains(k))
-            .collect();
-        let entity_words: std::collections::HashSet<&str> = shared
-            .iter()
-            .filter_map(|k| k.strip_prefix("e:"))
-            .flat_map(|k| k.split(' '))
-            .collect();
-        shared
-            .iter()
-            .filter(|k| !self.is_context(k))
-            .filter(|k| match k.strip_prefix("t:") {
-                Some(t) => !entity_words.contains(t),
-                None => true,
-            })
-            .count()
-    }
-}
-
-/// Which earlier story (index into `previous`) the story with signature `sig` continues: the most
-/// similar one whose signature cosine reaches [`CONTINUATION_THRESHOLD`] and that shares at least
-/// [`MIN_EVENT_EVIDENCE`] pieces of event evidence with it ([`EventContext::shared_evidence`]) —
-/// the same event, not just a shared place or the season's topic.
+/// Which earlier story (index into `previous`, none of the `taken` ids) the new story `story`
+/// continues, and the evidence: the most similar one whose signature cosine reaches
+/// [`CONTINUATION_THRESHOLD`] and that tells the same event ([`EventContext::judge`]) — not just
+/// a shared place, a generic event word or the season's topic.
 pub fn continuation_of_event(
-    sig: &[(String, f32)],
+    story: &NewStory<'_>,
     previous: &[PreviousStory],
     ctx: &EventContext,
-) -> Option<usize> {
-    let mut candidates: Vec<usize> = (0..previous.len()).collect();
-    while let Some(i) = continuation_among(sig, previous, &candidates, CONTINUATION_THRESHOLD) {
-        if ctx.shared_evidence(sig, &previous[i].signature) >= MIN_EVENT_EVIDENCE {
-            return Some(i);
-        }
-        candidates.retain(|&c| c != i);
+    taken: &HashSet<i64>,
+) -> Option<(usize, Evidence)> {
+    let a: HashMap<&str, f32> = story
+        .signature
+        .iter()
+        .map(|(k, w)| (k.as_str(), *w))
+        .collect();
+    // each earlier story scored once, the most similar judged first
+    let mut similar: Vec<(f32, usize)> = previous
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !taken.contains(&p.id))
+        .filter_map(|(i, p)| {
+            let c = cosine(&a, &p.signature)?;
+            (c >= CONTINUATION_THRESHOLD).then_some((c, i))
+        })
+        .collect();
+    similar.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+    similar.into_iter().find_map(|(_, i)| {
+        let evidence = ctx.judge(story, &previous[i]);
+        evidence.is_same().then_some((i, evidence))
+    })
+}
+
+/// The cosine of the signature `a` (as a map) and `b`; `None` when either is empty.
+fn cosine(a: &HashMap<&str, f32>, b: &[(String, f32)]) -> Option<f32> {
+    let na = a.values().map(|w| w * w).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        return None;
     }
-    None
+    let d: f32 = b
+        .iter()
+        .filter_map(|(k, w)| a.get(k.as_str()).map(|x| x * w))
+        .sum();
+    Some(d / (na * nb))
 }
 
 /// [`continuation_with`] restricted to the `candidates` indices of `previous`.
@@ -140,28 +99,41 @@ fn continuation_among(
     threshold: f32,
 ) -> Option<usize> {
     let a: HashMap<&str, f32> = sig.iter().map(|(k, w)| (k.as_str(), *w)).collect();
-    let na = a.values().map(|w| w * w).sum::<f32>().sqrt();
-    if na == 0.0 {
-        return None;
-    }
     let mut best: Option<(f32, usize)> = None;
     for &i in candidates {
-        let p = &previous[i];
-        let nb = p.signature.iter().map(|x| x.1 * x.1).sum::<f32>().sqrt();
-        if nb == 0.0 {
+        let Some(cos) = cosine(&a, &previous[i].signature) else {
             continue;
-        }
-        let d: f32 = p
-            .signature
-            .iter()
-            .filter_map(|(k, w)| a.get(k.as_str()).map(|x| x * w))
-            .sum();
-        let cos = d / (na * nb);
+        };
         if cos >= threshold && best.is_none_or(|(b, _)| cos > b) {
             best = Some((cos, i));
         }
     }
     best.map(|b| b.1)
+}
+
+/// The day number of a continuing story ("Day N"): 1 on the calendar day it was first reported
+/// (`first`), 2 on the next, and so on to the day of its latest reports (`latest`) — counted by
+/// the news, not by when digests were built: two builds a minute apart over reports of two days
+/// show day 2, two builds over reports of one day stay on day 1. Never less than the number it
+/// already had (`previous`: a late feed's older reports do not move it back), and never more
+/// than one day further per calendar day between the build that last carried it and this one
+/// (`builds_apart`, at least one): a report with no date of its own is dated when it was
+/// fetched, and must not turn a replayed archive's story into "Day 2000".
+pub fn day_of_story(
+    first: jiff::civil::Date,
+    latest: jiff::civil::Date,
+    previous: u32,
+    builds_apart: i64,
+) -> u32 {
+    let news = first
+        .until((jiff::Unit::Day, latest))
+        .map_or(0, |span| i64::from(span.get_days()));
+    let previous = previous.max(1);
+    let step = u32::try_from(builds_apart.max(1)).unwrap_or(u32::MAX);
+    let by_news = u32::try_from(news.max(0))
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    by_news.min(previous.saturating_add(step)).max(previous)
 }
 
 /// The alias key of a name: the tagger's canonical name if its alias tables know the name,
@@ -213,182 +185,9 @@ pub fn follows(
         .collect()
 }
 
-/// An entity mentioned much more than usual.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trend {
-    pub name: String,
-    pub kind: EntityKind,
-    /// Mentions in this window.
-    pub count: u32,
-    /// Smoothed usual mentions per window.
-    pub expected: f64,
-    /// Poisson z-score `(count - expected) / sqrt(max(expected, 1))`.
-    pub score: f64,
-}
-
-/// Minimum mentions in the window for an entity to trend.
-pub const TREND_MIN_COUNT: u32 = 3;
-/// Minimum z-score to trend.
-pub const TREND_MIN_SCORE: f64 = 2.0;
-
-/// The entities whose mentions in this window (one day) most exceed their usual rate.
-///
-/// `window`: (name, kind, mentions) per entity (rows with the same folded name add up);
-/// `history_per_day`: mean mentions per day over the history, keyed by folded entity key
-/// ([`fold_key`]); `history_days`: how many days that history covers. The usual rate is smoothed
-/// with one pseudo-day of one mention, so that a short history does not make everything trend;
-/// an entity needs at least [`TREND_MIN_COUNT`] mentions and a z-score of [`TREND_MIN_SCORE`].
-/// At most `max` trends, highest score first.
-pub fn trending(
-    window: &[(String, EntityKind, u32)],
-    history_per_day: &HashMap<String, f64>,
-    history_days: f64,
-    max: usize,
-) -> Vec<Trend> {
-    // key -> (count, best row's (count, name, kind))
-    let mut merged: BTreeMap<String, (u32, u32, &str, EntityKind)> = BTreeMap::new();
-    for (name, kind, count) in window {
-        let k = fold_key(name);
-        let e = merged.entry(k).or_insert((0, 0, name.as_str(), *kind));
-        e.0 += count;
-        if *count > e.1 || (*count == e.1 && name.as_str() < e.2) {
-            e.1 = *count;
-            e.2 = name.as_str();
-            e.3 = *kind;
-        }
-    }
-    let days = history_days.max(0.0);
-    let mut out: Vec<Trend> = merged
-        .into_iter()
-        .filter(|(_, v)| v.0 >= TREND_MIN_COUNT)
-        .filter_map(|(k, (count, _, name, kind))| {
-            let rate = history_per_day.get(&k).copied().unwrap_or(0.0).max(0.0);
-            let expected = (rate * days + 1.0) / (days + 1.0);
-            let score = (count as f64 - expected) / expected.max(1.0).sqrt();
-            (score >= TREND_MIN_SCORE).then(|| Trend {
-                name: name.to_string(),
-                kind,
-                count,
-                expected,
-                score,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    out.truncate(max);
-    out
-}
-
-/// Rising needs a background of at least this many reports from the week before: with less
-/// there is nothing to rise against, and nothing is shown.
-pub const RISING_MIN_BACKGROUND: u64 = 50;
-/// An entity rises when its share of the window's reports is at least this many times its share
-/// of the background week's …
-pub const RISING_MIN_LIFT: f64 = 2.0;
-
-/// The entities whose share of this window's reports rose most against the background week.
-///
-/// `window`: (name, kind, reports mentioning it) per entity (rows with the same folded name add
-/// up); `window_reports`: reports in the window; `background`: the stored week before it (its
-/// entity document frequencies, [`super::Background`]). An entity needs [`TREND_MIN_COUNT`]
-/// reports, a share at least [`RISING_MIN_LIFT`] times its usual one (smoothed by half a report,
-/// so an entity new this week can rise) and a binomial z-score of [`TREND_MIN_SCORE`] against
-/// it; the ones whose share rose most (in share points) come first. So an entity in a tenth of
-/// every day's reports ("United States") never trends for being frequent. Empty when the
-/// background has fewer than [`RISING_MIN_BACKGROUND`] reports. `expected` is the reports the
-/// window would hold at the usual share; `score` the rise in share (0.05 = five points).
-pub fn rising(
-    window: &[(String, EntityKind, u32)],
-    window_reports: u64,
-    background: &super::Background,
-    max: usize,
-) -> Vec<Trend> {
-    let n_b = background.docs();
-    if n_b < RISING_MIN_BACKGROUND || window_reports == 0 {
-        return Vec::new();
-    }
-    let mut merged: BTreeMap<String, (u32, u32, &str, EntityKind)> = BTreeMap::new();
-    for (name, kind, count) in window {
-        let e = merged
-            .entry(fold_key(name))
-            .or_insert((0, 0, name.as_str(), *kind));
-        e.0 += count;
-        if *count > e.1 || (*count == e.1 && name.as_str() < e.2) {
-            (e.1, e.2, e.3) = (*count, name.as_str(), *kind);
-        }
-    }
-    let n_t = window_reports as f64;
-    let mut out: Vec<Trend> = merged
-        .into_iter()
-        .filter(|(_, v)| v.0 >= TREND_MIN_COUNT)
-        .filter_map(|(k, (count, _, name, kind))| {
-            let c_b = background.df(&format!("e:{k}")) as f64;
-            let p_b = (c_b + 0.5) / (n_b as f64 + 1.0);
-            let c_t = f64::from(count).min(n_t);
-            let p_t = c_t / n_t;
-            let expected = n_t * p_b;
-            let z = (c_t - expected) / (expected * (1.0 - p_b)).max(1e-9).sqrt();
-            (p_t >= RISING_MIN_LIFT * p_b && z >= TREND_MIN_SCORE).then(|| Trend {
-                name: name.to_string(),
-                kind,
-                count,
-                expected,
-                score: p_t - p_b,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    out.truncate(max);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn background(reports: u64, with: &[(&str, u64)]) -> super::super::Background {
-        super::super::Background::from_counts(
-            reports,
-            with.iter().map(|(k, n)| (format!("e:{}", fold_key(k)), *n)),
-        )
-    }
-
-    #[test]
-    fn rising_is_a_share_that_rose_not_a_frequent_name() {
-        let bg = background(
-            4000,
-            &[
-                ("California", 300),
-                ("United States", 400),
-                ("Boko Haram", 2),
-            ],
-        );
-        let window = vec![
-            ("California".to_string(), EntityKind::Location, 39),
-            ("United States".to_string(), EntityKind::Location, 37),
-            ("Boko Haram".to_string(), EntityKind::Organization, 9),
-            ("Kankara".to_string(), EntityKind::Location, 4),
-            ("Once".to_string(), EntityKind::Misc, 2),
-        ];
-        let t = rising(&window, 500, &bg, 5);
-        let names: Vec<&str> = t.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, vec!["Boko Haram", "Kankara"], "{t:?}");
-        assert!(t[0].expected < 1.0 && t[0].score > 0.0);
-    }
-
-    #[test]
-    fn nothing_rises_without_a_background_week() {
-        let window = vec![("Boko Haram".to_string(), EntityKind::Organization, 9)];
-        assert!(rising(&window, 500, &background(10, &[]), 5).is_empty());
-    }
 
     fn sig(keys: &[(&str, f32)]) -> Vec<(String, f32)> {
         keys.iter().map(|(k, w)| (k.to_string(), *w)).collect()
@@ -425,21 +224,56 @@ mod tests {
             entities: &entities,
             language: None,
         };
-        let ctx = EventContext::of(&[article]);
+        let ctx = EventContext::new(&[article], &crate::stories::Background::new(), &[]);
+        let none = HashSet::new();
         let lockdown = sig(&[("e:germany", 0.8), ("t:germany", 0.4), ("t:lockdown", 0.4)]);
         let missile = previous(sig(&[
             ("e:germany", 0.8),
             ("t:germany", 0.4),
             ("t:missile", 0.4),
         ]));
+        let story = NewStory {
+            headline: "Germany begins its Christmas lockdown",
+            signature: &lockdown,
+        };
         assert!(continuation(&lockdown, std::slice::from_ref(&missile)).is_some());
-        assert_eq!(continuation_of_event(&lockdown, &[missile], &ctx), None);
+        assert_eq!(continuation_of_event(&story, &[missile], &ctx, &none), None);
         let same = previous(sig(&[
             ("e:germany", 0.6),
             ("t:lockdown", 0.5),
             ("t:record", 0.3),
+            ("t:shops", 0.3),
         ]));
-        let more = sig(&[("e:germany", 0.6), ("t:lockdown", 0.5), ("t:record", 0.4)]);
-        assert_eq!(continuation_of_event(&more, &[same], &ctx), Some(0));
+        let more = sig(&[
+            ("e:germany", 0.6),
+            ("t:lockdown", 0.5),
+            ("t:record", 0.4),
+            ("t:shops", 0.3),
+        ]);
+        let story = NewStory {
+            headline: "Germany's lockdown empties shops",
+            signature: &more,
+        };
+        let found = continuation_of_event(&story, std::slice::from_ref(&same), &ctx, &none);
+        assert_eq!(found.map(|f| f.0), Some(0));
+        let taken = HashSet::from([same.id]);
+        assert_eq!(continuation_of_event(&story, &[same], &ctx, &taken), None);
+    }
+
+    /// Regression: "Day N" counted calendar days of the build clock, so two builds a minute
+    /// apart over reports of two days both said "Day 1".
+    #[test]
+    fn regression_day_n_counted_build_clock_days() {
+        let d = |s: &str| s.parse::<jiff::civil::Date>().expect("date");
+        // reports of the next day, whenever the digest is built
+        assert_eq!(day_of_story(d("2020-12-15"), d("2020-12-16"), 1, 0), 2);
+        // a second build over reports of the same day stays on day 1
+        assert_eq!(day_of_story(d("2020-08-19"), d("2020-08-19"), 1, 0), 1);
+        // a late feed's older reports do not move a story back
+        assert_eq!(day_of_story(d("2020-12-15"), d("2020-12-14"), 3, 1), 3);
+        // daily digests for a week
+        assert_eq!(day_of_story(d("2020-12-15"), d("2020-12-22"), 7, 1), 8);
+        // an undated report fetched years after the story began: one day on, not "Day 2000"
+        assert_eq!(day_of_story(d("2020-08-19"), d("2026-12-07"), 1, 0), 2);
     }
 }

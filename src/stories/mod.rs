@@ -1,7 +1,8 @@
 //! Story grouping: turns a window of tagged articles into ranked stories (headline, short
 //! extractive summary, reports with outlets, the entities that explain the grouping, near-duplicate
-//! copies collapsed), and the pure helpers around it: continuity across days ([`continuation`]),
-//! followed entities ([`follows`]) and trending entities ([`trending`]).
+//! copies collapsed), and the pure helpers around it: continuity across days
+//! ([`continuation_of_event`], [`day_of_story`]), followed entities ([`follows`]) and trending
+//! entities ([`rising`]).
 //!
 //! This module is pure: data in, data out. Files are read only by [`eval`].
 //!
@@ -22,6 +23,7 @@
 mod cluster;
 mod continuity;
 pub mod eval;
+mod event;
 mod features;
 pub mod learn;
 mod link;
@@ -30,14 +32,22 @@ mod pairs;
 pub mod paraphrase;
 mod places;
 mod present;
+mod rising;
 pub mod train;
 
 pub use continuity::{
-    BROAD_MIN_REPORTS, BROAD_SHARE, CONTINUATION_THRESHOLD, EventContext, MIN_EVENT_EVIDENCE,
-    PreviousStory, RISING_MIN_BACKGROUND, RISING_MIN_LIFT, TREND_MIN_COUNT, TREND_MIN_SCORE, Trend,
-    continuation, continuation_of_event, continuation_with, follows, rising, signature, trending,
+    CONTINUATION_THRESHOLD, PreviousStory, continuation, continuation_of_event, continuation_with,
+    day_of_story, follows, signature,
+};
+pub use event::{
+    ANCHOR_MAX_SHARE, ANCHOR_MIN_STORIES, BROAD_MIN_REPORTS, BROAD_SHARE, EventContext, Evidence,
+    MIN_EVENT_EVIDENCE, MIN_TERM_EVIDENCE, NewStory, is_edition,
 };
 pub use features::{Background, article_terms, lead, terms, terms_in};
+pub use rising::{
+    RISING_MIN_BACKGROUND, RISING_MIN_LIFT, TREND_MIN_COUNT, TREND_MIN_OUTLETS, TREND_MIN_SCORE,
+    Trend, enough_history, rising, trend_key,
+};
 
 use crate::model::{Entity, EntityKind};
 

@@ -57,6 +57,29 @@ const EITHER_WAY: &[(&str, &str)] = &[
     ),
 ];
 
+/// Links a reader saw in earlier builds that the gold cannot judge (a side without a gold label)
+/// and that tell different events: (a report title of the first build's story, a report title
+/// of the second build's story), matched as substrings. Two quakes in two towns, two matches of
+/// one tournament, a shared state or organisation, one series' daily editions.
+const NOT_THE_SAME_EVENT: &[(&str, &str)] = &[
+    ("Quake-hit town in Masbate", "quake felt near Ridgecrest"),
+    (
+        "3.3 quake reported near Fremont",
+        "quake felt near Ridgecrest",
+    ),
+    (
+        "Hotel guest almost stumbles into a large bear",
+        "California shatters single-day COVID-19 death record",
+    ),
+    ("Classy PSG beat Leipzig", "Bayern"),
+    (
+        "UN tribunal: Hezbollah member guilty",
+        "migrants die in shipwreck off Libya",
+    ),
+    ("Your Daily Horoscope for", "Your Daily Horoscope for"),
+    ("Best of cartoons, August 19", "Best of cartoons, August 20"),
+];
+
 /// A URL reduced to what survives feed and digest normalisation: entity-decoded, no scheme,
 /// no `www.`, no fragment, no trailing slash, tracking parameters dropped and the others sorted
 /// (a video's `?v=` id is what tells two YouTube links apart).
@@ -229,6 +252,8 @@ fn check(root: &Path, gold: &Value, first: &str, second: &str) -> Links {
     // Every pair of gold ids that could continue: the same id, or a listed continuation.
     let same =
         |x: &str, y: &str| x == y || CONTINUING.contains(&(x, y)) || EITHER_WAY.contains(&(x, y));
+    check_days_and_trending(first, second, &a, &b);
+    check_not_the_same_event(second, &a, &b);
     let mut links = Links::default();
     for s in stories(&b) {
         let Some(dev) = s.get("developing").filter(|d| !d.is_null()) else {
@@ -287,6 +312,83 @@ fn check(root: &Path, gold: &Value, first: &str, second: &str) -> Links {
     links
 }
 
+/// Titles of a story's reports.
+fn titles(story: &Value) -> impl Iterator<Item = &str> {
+    story["articles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["title"].as_str())
+}
+
+/// None of [`NOT_THE_SAME_EVENT`] is linked (a pair whose stories are not in these builds
+/// passes).
+fn check_not_the_same_event(second: &str, a: &Value, b: &Value) {
+    let by_title: HashMap<&str, &Value> = stories(a)
+        .iter()
+        .filter_map(|s| s["title"].as_str().map(|t| (t, s)))
+        .collect();
+    for s in stories(b) {
+        let Some(then) = s["developing"]["first_headline"].as_str() else {
+            continue;
+        };
+        let Some(earlier) = by_title.get(then) else {
+            continue;
+        };
+        for (x, y) in NOT_THE_SAME_EVENT {
+            let was = titles(earlier).any(|t| t.contains(x));
+            let is = titles(s).any(|t| t.contains(y));
+            assert!(
+                !(was && is),
+                "{second}: {:?} develops {then:?}, a different event ({x:?} → {y:?})",
+                s["title"]
+            );
+        }
+    }
+}
+
+/// "Day N" counts the days of the news, not of the build clock: both builds run within seconds,
+/// yet a story continued from the first snapshot's reports onto the next day's is on day 2, and
+/// none is further on (an undated report is dated when it was fetched, years after the
+/// snapshot). Trending: the fresh state's first build has no history and says so; the second
+/// has the first build's reports as its background, and lists each name once.
+fn check_days_and_trending(first: &str, second: &str, a: &Value, b: &Value) {
+    let days: Vec<u64> = stories(b)
+        .iter()
+        .filter_map(|s| s["developing"]["day"].as_u64())
+        .collect();
+    assert!(
+        days.iter().all(|d| (1..=2).contains(d)),
+        "{first} → {second}: days {days:?}"
+    );
+    if first.starts_with("2020-12-15") {
+        assert!(
+            days.contains(&2),
+            "{first} → {second}: no day 2 in {days:?}"
+        );
+    }
+    assert_eq!(
+        a["trending_history"], 0,
+        "{first}: a fresh state has no history"
+    );
+    assert_eq!(a["trending"].as_array().map(Vec::len), Some(0));
+    let history = b["trending_history"].as_u64().unwrap_or(0);
+    assert!(
+        history >= 300,
+        "{second}: the first build's reports are the background, got {history}"
+    );
+    let mut keys = BTreeSet::new();
+    for t in b["trending"].as_array().into_iter().flatten() {
+        let name = t["name"].as_str().unwrap_or_default();
+        assert!(
+            keys.insert(digestif::stories::trend_key(name)),
+            "{second}: {name:?} trends twice: {}",
+            b["trending"]
+        );
+    }
+    eprintln!("{second}: trending {}", b["trending"]);
+}
+
 /// The Done-when line of issue 10: on both real snapshot pairs, the stories that continue are
 /// marked developing with the first build's headline, and only those — a developing link needs the
 /// same event, not a shared place ("Germany begins its Christmas lockdown" does not develop
@@ -317,12 +419,13 @@ fn developing_links_on_real_snapshot_pairs_need_the_same_event() {
         "developing links between different events:\n{}",
         total.wrong.join("\n")
     );
-    // Recall floor. With the hand-tuned linkage this run found 10 of 18 continuations; the learned
-    // grouping (higher precision, smaller stories) finds 5 of 17, because a story split in two on
-    // one day shares less event evidence with its other half on the next. Zero wrong links is the
-    // requirement that must not give; raising this floor is open work on #10.
+    // Recall floor. The old rule (cosine and two shared non-place keys, top stories only) found
+    // 5 of 17 continuations on the learned grouping; storing every story and judging the same
+    // event by rarity-weighted evidence finds 10 (5 on each pair) with no wrong link. The floor is
+    // one below, for the tagger and the grouping moving under it; zero wrong links is the
+    // requirement that must not give.
     assert!(
-        total.found.len() >= 5,
+        total.found.len() >= 9,
         "too few continuations marked: found {:?}, missed {:?}",
         total.found,
         total.missed

@@ -81,9 +81,7 @@ async fn changed_entry_is_tagged_again_and_updated_in_place() {
     http.route("/a.xml", Route::feed(corrected));
     assert_eq!(round(&ctx).await, vec![("Alpha".to_string(), 3, 0, 1)]);
     let stored = ctx
-        .with_store(|s| {
-            s.articles_published_between(jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::MAX, 10)
-        })
+        .with_store(|s| s.articles_between(jiff::Timestamp::UNIX_EPOCH, jiff::Timestamp::MAX, 10))
         .expect("articles");
     assert_eq!(stored.len(), 3, "updated in place, not stored twice");
     let floods = stored

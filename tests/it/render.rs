@@ -214,6 +214,7 @@ pub fn sample_digest() -> Digest {
                 expected: 0.2,
             },
         ],
+        trending_history: Some(5000),
         feed_health: vec![
             FeedHealthOut {
                 feed: "BBC".into(),

@@ -1,14 +1,14 @@
 //! Integration tests of story grouping: no chaining through a common entity, determinism,
-//! near-duplicate collapse, ranking, summaries, continuity across days, following, trending, and
+//! near-duplicate collapse, ranking, summaries, continuity across days, following, and
 //! the evaluation floors on the dev sets in ../shared.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use digestif::model::Entity;
 use digestif::model::EntityKind::{self, Location as L, Misc as M, Organization as O, Person as P};
 use digestif::stories::{
     Background, GroupOptions, PreviousStory, Section, Story, article_terms, continuation, follows,
-    group, signature, trending,
+    group, signature,
 };
 
 use crate::support::shared::require;
@@ -442,31 +442,6 @@ fn following_matches_through_aliases_and_surnames() {
         &["Vladimir Putin".to_string()],
     );
     assert_eq!(got, vec!["Vladimir Putin"]);
-}
-
-#[test]
-fn trending_returns_entities_above_their_usual_rate() {
-    let window = vec![
-        ("Choe Son Hui".to_string(), P, 12),
-        ("United States".to_string(), L, 40),
-        ("Vladimir Putin".to_string(), P, 30),
-        ("vladimir putin".to_string(), P, 5),
-        ("Rare Once".to_string(), M, 2),
-    ];
-    let mut history = HashMap::new();
-    history.insert("united states".to_string(), 42.0);
-    history.insert("vladimir putin".to_string(), 10.0);
-    history.insert("choe son hui".to_string(), 0.2);
-    let t = trending(&window, &history, 30.0, 5);
-    let names: Vec<&str> = t.iter().map(|x| x.name.as_str()).collect();
-    assert_eq!(names, ["Choe Son Hui", "Vladimir Putin"], "{t:?}");
-    assert_eq!(t[1].count, 35, "rows with the same folded name add up");
-    assert!(t[0].score > t[1].score);
-    assert!(t[0].expected < 1.0 && t[1].expected > 9.0);
-    assert_eq!(trending(&window, &history, 30.0, 1).len(), 1);
-    // without history, the pseudo-count keeps small counts from trending
-    let t = trending(&[("New Thing".to_string(), M, 2)], &HashMap::new(), 0.0, 5);
-    assert!(t.is_empty());
 }
 
 #[test]
