@@ -968,40 +968,110 @@ fn print_delivery(r: &pipeline::DeliveryReport) {
     }
 }
 
+/// `digestif tag`: reads standard input piece by piece ([`crate::ner::stream`]), so memory stays
+/// flat however long the text: mentions are written as they are found (`--json`), entities at
+/// the end.
 fn tag(json: bool) -> Result<u8, Failure> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
-        .context("cannot read standard input")?;
-    let (mentions, entities) = crate::ner::tag_text(&input);
-    let mut text;
-    if json {
-        let out = serde_json::json!({
-            "entities": entities,
-            "mentions": mentions.iter().map(|m| serde_json::json!({
-                "text": m.text, "name": m.name, "kind": m.kind, "start": m.start, "end": m.end,
-            })).collect::<Vec<_>>(),
-        });
-        text = serde_json::to_string_pretty(&out).context("tag JSON")?;
-        text.push('\n');
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut tagger = crate::ner::stream::StreamTagger::new();
+    let mut first = true;
+    if json && !emit(&mut out, b"{\n  \"mentions\": [")? {
+        return Ok(0);
+    }
+    let mut on_piece = |piece: &str| -> Result<bool, Failure> {
+        let mentions = tagger.push(piece);
+        if !json {
+            return Ok(true);
+        }
+        for m in &mentions {
+            let line = serde_json::to_string(m).context("tag JSON")?;
+            let sep = if first { "\n    " } else { ",\n    " };
+            first = false;
+            if !emit(&mut out, format!("{sep}{line}").as_bytes())? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    if !read_pieces(&mut std::io::stdin().lock(), &mut on_piece)? {
+        return Ok(0);
+    }
+    let entities = tagger.finish();
+    let text = if json {
+        let list = serde_json::to_string_pretty(&entities).context("tag JSON")?;
+        format!(
+            "\n  ],\n  \"entities\": {}\n}}\n",
+            list.replace('\n', "\n  ")
+        )
     } else {
-        text = format!(
-            "{:<32} {:<13} {:>8} {:>6} {:>8}\n",
-            "ENTITY", "KIND", "MENTIONS", "FIRST", "SALIENCE"
-        );
-        for e in &entities {
-            text += &format!(
-                "{:<32} {:<13} {:>8} {:>6} {:>8.3}\n",
-                truncate(&e.name, 32),
-                e.kind.as_str(),
-                e.mentions,
-                e.first_offset,
-                e.salience
-            );
+        entity_table(&entities)
+    };
+    if emit(&mut out, text.as_bytes())? {
+        quiet_on_closed_pipe(out.flush())?;
+    }
+    Ok(0)
+}
+
+/// Writes `bytes`; `false` when the reader closed the pipe (then there is no point going on).
+fn emit(out: &mut impl Write, bytes: &[u8]) -> Result<bool, Failure> {
+    match out.write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        r => quiet_on_closed_pipe(r).map(|()| true),
+    }
+}
+
+/// Reads `input` to its end and hands it on in pieces cut by [`crate::ner::stream::cut_point`]
+/// (invalid UTF-8 replaced by U+FFFD); stops early, returning `false`, when `on_piece` does.
+fn read_pieces(
+    input: &mut impl Read,
+    on_piece: &mut impl FnMut(&str) -> Result<bool, Failure>,
+) -> Result<bool, Failure> {
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * crate::ner::stream::PIECE_BYTES);
+    let mut block = vec![0u8; crate::ner::stream::PIECE_BYTES];
+    loop {
+        let n = match input.read(&mut block) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("cannot read standard input")
+                    .into());
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&block[..n]);
+        while let Some(cut) = crate::ner::stream::cut_point(&buf) {
+            if !on_piece(&String::from_utf8_lossy(&buf[..cut]))? {
+                return Ok(false);
+            }
+            buf.drain(..cut);
         }
     }
-    write_stdout(&text)?;
-    Ok(0)
+    if buf.is_empty() {
+        return Ok(true);
+    }
+    on_piece(&String::from_utf8_lossy(&buf))
+}
+
+/// The `tag` table: one line per entity.
+fn entity_table(entities: &[crate::model::Entity]) -> String {
+    let mut text = format!(
+        "{:<32} {:<13} {:>8} {:>6} {:>8}\n",
+        "ENTITY", "KIND", "MENTIONS", "FIRST", "SALIENCE"
+    );
+    for e in entities {
+        text += &format!(
+            "{:<32} {:<13} {:>8} {:>6} {:>8.3}\n",
+            truncate(&e.name, 32),
+            e.kind.as_str(),
+            e.mentions,
+            e.first_offset,
+            e.salience
+        );
+    }
+    text
 }
 
 /// `train ner` flags as training options.

@@ -418,6 +418,13 @@ fn entities(
             }
         }
     }
+    rank(&mut ents, text_len);
+    ents
+}
+
+/// Salience of each entity of a text of `text_len` bytes (log(1+mentions) + 1.5·in_title +
+/// 0.5·earliness, scaled by the text's maximum), then sorted by it, earliest first on ties.
+pub(super) fn rank(ents: &mut [Entity], text_len: usize) {
     let text_len = text_len.max(1);
     let raw_score = |e: &Entity| {
         let early = 1.0 - (e.first_offset as f32 / text_len as f32).min(1.0);
@@ -437,7 +444,6 @@ fn entities(
             .unwrap_or(std::cmp::Ordering::Equal)
             .then(a.first_offset.cmp(&b.first_offset))
     });
-    ents
 }
 
 /// Links the raw mentions of one text (`title_len` bytes of title at its start, 0 if none).

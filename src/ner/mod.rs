@@ -16,6 +16,7 @@ pub mod gazbuild;
 pub mod gazetteer;
 pub mod hash;
 pub mod link;
+pub mod stream;
 mod tagger;
 pub mod tokenize;
 pub mod train;

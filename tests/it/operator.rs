@@ -192,11 +192,12 @@ fn a_closed_output_pipe_ends_quietly_without_a_panic() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
+        // Close our end of its stdout at once, as `| head -0` would (before feeding it: `tag`
+        // writes while it reads, and a full pipe nobody reads would block both sides).
+        drop(child.stdout.take());
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(input.as_bytes());
         }
-        // Close our end of its stdout at once, as `| head -0` would.
-        drop(child.stdout.take());
         let out = child.wait_with_output().expect("wait");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
@@ -350,4 +351,58 @@ fn metrics_file_naming_a_folder_is_a_config_error() {
     assert!(r.stderr.contains("config.toml:1"), "{}", r.stderr);
     assert!(r.stderr.contains("metrics_file"), "{}", r.stderr);
     assert!(r.stderr.contains("is a folder"), "{}", r.stderr);
+}
+
+/// `tag` reads its input piece by piece (memory flat in the input's length, see
+/// scripts/memory-figures.sh): the JSON still parses, every mention's offsets index the whole
+/// input, and the entity counts add up over the pieces.
+#[test]
+fn tag_reads_a_long_input_in_pieces_with_offsets_into_the_whole() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let text = "Joe Biden met Angela Merkel in Berlin. ".repeat(6000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_digestif"))
+        .args(["--config", "/nonexistent/config.toml", "tag", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = text.clone();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer").expect("write stdin");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("tag --json parses");
+    let mentions = j["mentions"].as_array().expect("mentions");
+    assert!(mentions.len() > 6000, "{}", mentions.len());
+    let mut biden = 0;
+    for m in mentions {
+        let (s, e) = (
+            m["start"].as_u64().unwrap_or(0),
+            m["end"].as_u64().unwrap_or(0),
+        );
+        assert_eq!(
+            Some(&text[s as usize..e as usize]),
+            m["text"].as_str(),
+            "{m}"
+        );
+        biden += usize::from(m["name"] == "Joe Biden");
+    }
+    let entity = |name: &str| {
+        j["entities"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(biden > 1000, "{biden}");
+    assert_eq!(entity("Joe Biden")["mentions"], biden);
+    assert_eq!(entity("Joe Biden")["first_offset"], 0);
 }
