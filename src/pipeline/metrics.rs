@@ -72,6 +72,26 @@ pub fn render_metrics(r: &StatusReport) -> String {
     out
 }
 
+/// One family with a sample per item (a feed, a digest) labelled `label` = the item's name; an
+/// item whose value is `None` (a time that has not happened) has no sample.
+struct PerItem<'a, T> {
+    name: &'a str,
+    kind: &'a str,
+    help: &'a str,
+    value: fn(&T) -> Option<f64>,
+}
+
+fn per_item<T>(out: &mut String, label: &str, items: &[(&str, &T)], families: &[PerItem<'_, T>]) {
+    for fam in families {
+        let mut f = Family::start(out, fam.name, fam.kind, fam.help);
+        for (item, x) in items {
+            if let Some(v) = (fam.value)(x) {
+                f.sample(fam.name, &[(label, item)], v);
+            }
+        }
+    }
+}
+
 fn feed_metrics(out: &mut String, r: &StatusReport) {
     let name = "digestif_feeds";
     let mut f = Family::start(out, name, "gauge", "Configured feeds by health.");
@@ -79,91 +99,78 @@ fn feed_metrics(out: &mut String, r: &StatusReport) {
         let n = r.feeds.iter().filter(|x| x.status == status).count();
         f.sample(name, &[("status", status)], n as f64);
     }
-    let name = "digestif_feed_up";
-    let mut f = Family::start(
+    let feeds: Vec<(&str, &super::FeedHealth)> =
+        r.feeds.iter().map(|x| (x.name.as_str(), x)).collect();
+    per_item(
         out,
-        name,
-        "gauge",
-        "1 when the feed's last fetch succeeded, 0 when it is failing (new and disabled feeds are left out).",
+        "feed",
+        &feeds,
+        &[
+            PerItem {
+                name: "digestif_feed_up",
+                kind: "gauge",
+                help: "1 when the feed's last fetch succeeded, 0 when it is failing (new and disabled feeds are left out).",
+                value: |x| {
+                    matches!(x.status, "ok" | "failing")
+                        .then(|| f64::from(u8::from(x.status == "ok")))
+                },
+            },
+            PerItem {
+                name: "digestif_feed_consecutive_failures",
+                kind: "gauge",
+                help: "Failed fetches of the feed in a row.",
+                value: |x| Some(f64::from(x.consecutive_failures)),
+            },
+            PerItem {
+                name: "digestif_feed_items_seen_total",
+                kind: "counter",
+                help: "Items fetched from the feed, ever.",
+                value: |x| Some(x.items_seen as f64),
+            },
+            PerItem {
+                name: "digestif_feed_last_success_timestamp_seconds",
+                kind: "gauge",
+                help: "When the feed was last fetched without error.",
+                value: |x| x.last_success.map(seconds),
+            },
+        ],
     );
-    for x in r
-        .feeds
-        .iter()
-        .filter(|x| matches!(x.status, "ok" | "failing"))
-    {
-        f.sample(
-            name,
-            &[("feed", &x.name)],
-            f64::from(u8::from(x.status == "ok")),
-        );
-    }
-    let name = "digestif_feed_consecutive_failures";
-    let mut f = Family::start(out, name, "gauge", "Failed fetches of the feed in a row.");
-    for x in &r.feeds {
-        f.sample(
-            name,
-            &[("feed", &x.name)],
-            f64::from(x.consecutive_failures),
-        );
-    }
-    let name = "digestif_feed_items_seen_total";
-    let mut f = Family::start(out, name, "counter", "Items fetched from the feed, ever.");
-    for x in &r.feeds {
-        f.sample(name, &[("feed", &x.name)], x.items_seen as f64);
-    }
-    let name = "digestif_feed_last_success_timestamp_seconds";
-    let mut f = Family::start(
-        out,
-        name,
-        "gauge",
-        "When the feed was last fetched without error.",
-    );
-    for x in &r.feeds {
-        if let Some(t) = x.last_success {
-            f.sample(name, &[("feed", &x.name)], seconds(t));
-        }
-    }
 }
 
-/// Reads one time of a digest's status.
-type DigestTime = fn(&super::DigestStatus) -> Option<Timestamp>;
-
 fn digest_metrics(out: &mut String, r: &StatusReport) {
-    let name = "digestif_digests_built";
-    let mut f = Family::start(
+    let digests: Vec<(&str, &super::DigestStatus)> =
+        r.digests.iter().map(|d| (d.name.as_str(), d)).collect();
+    per_item(
         out,
-        name,
-        "gauge",
-        "Digests of this name in the outbox (built, not yet removed by retention).",
+        "digest",
+        &digests,
+        &[
+            PerItem {
+                name: "digestif_digests_built",
+                kind: "gauge",
+                help: "Digests of this name in the outbox (built, not yet removed by retention).",
+                value: |d| Some(d.builds as f64),
+            },
+            PerItem {
+                name: "digestif_digest_last_built_timestamp_seconds",
+                kind: "gauge",
+                help: "When the digest was last built.",
+                value: |d| d.last_built.map(seconds),
+            },
+            PerItem {
+                name: "digestif_digest_last_sent_timestamp_seconds",
+                kind: "gauge",
+                help: "When a build of the digest was last delivered.",
+                value: |d| d.last_sent_at.map(seconds),
+            },
+            PerItem {
+                name: "digestif_digest_next_timestamp_seconds",
+                kind: "gauge",
+                help: "When the digest is scheduled next.",
+                value: |d| d.next_at.map(seconds),
+            },
+        ],
     );
-    for d in &r.digests {
-        f.sample(name, &[("digest", &d.name)], d.builds as f64);
-    }
-    let times: [(&str, &str, DigestTime); 3] = [
-        (
-            "digestif_digest_last_built_timestamp_seconds",
-            "When the digest was last built.",
-            |d| d.last_built,
-        ),
-        (
-            "digestif_digest_last_sent_timestamp_seconds",
-            "When a build of the digest was last delivered.",
-            |d| d.last_sent_at,
-        ),
-        (
-            "digestif_digest_next_timestamp_seconds",
-            "When the digest is scheduled next.",
-            |d| d.next_at,
-        ),
-    ];
-    for (name, help, get) in times {
-        let mut f = Family::start(out, name, "gauge", help);
-        for d in &r.digests {
-            if let Some(t) = get(d) {
-                f.sample(name, &[("digest", &d.name)], seconds(t));
-            }
-        }
-    }
 }
 
 fn outbox_metrics(out: &mut String, r: &StatusReport) {
