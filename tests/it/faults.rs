@@ -90,16 +90,8 @@ fn db_path(app: &App) -> PathBuf {
 /// Starts `digestif once` with `DIGESTIF_TEST_PAUSE=pause` (if any); returns the child and a
 /// channel receiving its stderr lines.
 fn spawn_once(app: &App, pause: Option<&str>) -> (Child, mpsc::Receiver<String>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_digestif"));
-    cmd.arg("--config")
-        .arg(app.config_path())
-        .arg("once")
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("INVOCATION_ID")
-        .env_remove(digestif::testhook::ENV)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut cmd = app.command(&["once"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     if let Some(p) = pause {
         cmd.env(digestif::testhook::ENV, p);
     }
@@ -364,14 +356,8 @@ fn check_config_refuses_a_state_dir_that_is_a_file() {
 #[test]
 fn regression_one_feeds_unexpected_error_ended_the_fetch_round() {
     let (_http, _smtp, app) = setup("5s");
-    let out = Command::new(env!("CARGO_BIN_EXE_digestif"))
-        .arg("--config")
-        .arg(app.config_path())
-        .arg("fetch")
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("INVOCATION_ID")
-        .env_remove(digestif::testhook::ENV)
+    let out = app
+        .command(&["fetch"])
         .env(digestif::testhook::PANIC_ENV, "prepare:Beta Post")
         .output()
         .expect("run digestif");
@@ -420,15 +406,11 @@ fn watchdog_pings_continue_during_a_long_fetch_round() {
             }
         }
     });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_digestif"))
-        .arg("--config")
-        .arg(app.config_path())
-        .arg("run")
+    let mut child = app
+        .command(&["run"])
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "400000")
         .env_remove("WATCHDOG_PID")
-        .env_remove("JOURNAL_STREAM")
-        .env_remove("INVOCATION_ID")
         .env(digestif::testhook::ENV, "ingest-commit:1500")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -56,19 +56,29 @@ impl App {
 
     /// [`App::run`] with extra environment variables.
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let o = Command::new(env!("CARGO_BIN_EXE_digestif"))
-            .arg("--config")
+        let o = self
+            .command(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run digestif");
+        Run::from(o)
+    }
+
+    /// `digestif --config <config> <args...>` as a command not yet run, in an environment free of
+    /// the caller's systemd and digestif variables (no colour, no test hooks).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_digestif"));
+        cmd.arg("--config")
             .arg(self.config_path())
             .args(args)
             .env_remove("DIGESTIF_CONFIG")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
             .env_remove("INVOCATION_ID")
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
-            .output()
-            .expect("run digestif");
-        Run::from(o)
+            .env_remove(digestif::testhook::ENV)
+            .env_remove(digestif::testhook::PANIC_ENV)
+            .env("NO_COLOR", "1");
+        cmd
     }
 
     /// Files in the output folder `digests/`, sorted.
