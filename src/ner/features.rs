@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use super::gazetteer::{CAT_TITLE, Gazetteer, token_key};
+use super::gazetteer::{CAT_DISEASE, CAT_TITLE, DISEASES, Gazetteer, token_key};
 use super::hash::{IdMap, hash_str, mix};
 use super::words::{WordStats, WordTable};
 
@@ -97,6 +97,7 @@ pub struct Prepared {
 /// Every label allowed.
 pub const ALLOW_ALL: u16 = (1 << NUM_LABELS) - 1;
 const ALLOW_NOT_PER: u16 = ALLOW_ALL & !(1 << 1 | 1 << 2);
+const ALLOW_B_MISC: u16 = 1 << 7;
 
 /// Whether a token is a web address, an e-mail address or a handle: never a name (the
 /// guidelines tag URLs and handles O, whatever their shape).
@@ -108,8 +109,28 @@ pub fn is_address(t: &str) -> bool {
             || t.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("www.")))
 }
 
+/// A proper disease name ([`DISEASES`]) written with a capital ("Covid-19", "COVID", "Ebola"),
+/// alone or with a hyphenated lower-case part ("COVID-positive", "Covid-related"). Forms that
+/// another table also lists (a city "Marburg", a surname) are left to the model.
+fn is_disease(tok: &str, x: &TokInfo) -> bool {
+    if !tok.starts_with(|c: char| c.is_uppercase()) || (x.gaz | x.gaz >> 8) & !CAT_DISEASE != 0 {
+        return false;
+    }
+    if x.names != 0 && !tok.contains(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let name = match tok.rsplit_once('-') {
+        Some((head, tail)) if !tail.is_empty() && tail.chars().all(|c| c.is_lowercase()) => head,
+        _ => tok,
+    };
+    DISEASES
+        .iter()
+        .any(|d| !d.contains(' ') && d.eq_ignore_ascii_case(name))
+}
+
 /// Hard decoding constraints of a document, as a viterbi label mask per token (empty: none):
-/// addresses ([`is_address`]) are O; an honorific or job title in front of a capitalised word
+/// addresses ([`is_address`]) are O; a proper disease name ([`is_disease`]) is one MISC token,
+/// as the guidelines and CoNLL-2003 tag them; an honorific or job title in front of a capitalised word
 /// ("Prince Charles", "Queen Elizabeth", "Dame Val") is not part of a person's name, unless a
 /// capitalised word precedes it ("Martin Luther King") or it is a common first name ("Dean
 /// Jones", Census bin ≥ 0.1%).
@@ -127,6 +148,8 @@ fn label_constraints(tokens: &[&str], info: &[TokInfo]) -> Vec<u16> {
     while i < info.len() {
         if is_address(tokens[i]) {
             set(i, 1, &mut allow);
+        } else if is_disease(tokens[i], &info[i]) {
+            set(i, ALLOW_B_MISC, &mut allow);
         }
         if !title(&info[i]) {
             i += 1;
