@@ -7,7 +7,9 @@
 
 use std::ops::Range;
 
-use super::gazetteer::{CAT_DISEASE, CAT_TITLE, DISEASES, Gazetteer, token_key};
+use super::gazetteer::{
+    CALENDAR_WORDS, CAT_DISEASE, CAT_TITLE, DISEASES, Gazetteer, HOLIDAYS, ORG_HEADS, token_key,
+};
 use super::hash::{IdMap, hash_str, mix};
 use super::words::{WordStats, WordTable};
 
@@ -98,6 +100,10 @@ pub struct Prepared {
 pub const ALLOW_ALL: u16 = (1 << NUM_LABELS) - 1;
 const ALLOW_NOT_PER: u16 = ALLOW_ALL & !(1 << 1 | 1 << 2);
 const ALLOW_B_MISC: u16 = 1 << 7;
+/// Inside a name of any type but a person's (I-ORG, I-LOC, I-MISC).
+const ALLOW_INSIDE: u16 = 1 << 4 | 1 << 6 | 1 << 8;
+/// Not a person or an organisation.
+const ALLOW_NOT_PER_ORG: u16 = ALLOW_ALL & !(1 << 1 | 1 << 2 | 1 << 3 | 1 << 4);
 
 /// Whether a token is a web address, an e-mail address or a handle: never a name (the
 /// guidelines tag URLs and handles O, whatever their shape).
@@ -128,9 +134,27 @@ fn is_disease(tok: &str, x: &TokInfo) -> bool {
         .any(|d| !d.contains(' ') && d.eq_ignore_ascii_case(name))
 }
 
+/// Whether token `i` is "of"/"for"/"on" between an organisation head noun ([`ORG_HEADS`]) and a
+/// capitalised word that is not a day, a month or a title: "Commission on Elections", not "the
+/// Council on Friday" or "the League of Prime Minister …".
+fn org_complement(tokens: &[&str], info: &[TokInfo], i: usize) -> bool {
+    let (s0, s1) = (info[i].sent.0 as usize, info[i].sent.1 as usize);
+    let capd = |x: &TokInfo| x.flags & F_INIT_CAP != 0 && x.flags & F_ALPHA != 0;
+    let title = |x: &TokInfo| (x.gaz | x.gaz >> 8) & CAT_TITLE != 0;
+    matches!(tokens[i], "of" | "for" | "on")
+        && i > s0
+        && i + 1 < s1
+        && ORG_HEADS.contains(&tokens[i - 1])
+        && capd(&info[i + 1])
+        && !title(&info[i + 1])
+        && !CALENDAR_WORDS.contains(&tokens[i + 1])
+}
+
 /// Hard decoding constraints of a document, as a viterbi label mask per token (empty: none):
 /// addresses ([`is_address`]) are O; a proper disease name ([`is_disease`]) is one MISC token,
-/// as the guidelines and CoNLL-2003 tag them; an honorific or job title in front of a capitalised word
+/// as the guidelines and CoNLL-2003 tag them; a holiday ([`HOLIDAYS`]) is no person or
+/// organisation; "of/for/on" after an organisation head noun and the capitalised word after it
+/// stay inside the name ([`org_complement`]); an honorific or job title in front of a capitalised word
 /// ("Prince Charles", "Queen Elizabeth", "Dame Val") is not part of a person's name, unless a
 /// capitalised word precedes it ("Martin Luther King") or it is a common first name ("Dean
 /// Jones", Census bin ≥ 0.1%).
@@ -150,6 +174,11 @@ fn label_constraints(tokens: &[&str], info: &[TokInfo]) -> Vec<u16> {
             set(i, 1, &mut allow);
         } else if is_disease(tokens[i], &info[i]) {
             set(i, ALLOW_B_MISC, &mut allow);
+        } else if HOLIDAYS.contains(&tokens[i]) {
+            set(i, ALLOW_NOT_PER_ORG, &mut allow);
+        } else if org_complement(tokens, info, i) {
+            set(i, ALLOW_INSIDE, &mut allow);
+            set(i + 1, ALLOW_INSIDE, &mut allow);
         }
         if !title(&info[i]) {
             i += 1;
@@ -930,5 +959,49 @@ mod tests {
         // addresses only O
         let m = masks(&["see", "www.example.com", "now"], &[]);
         assert_eq!(m, [ALLOW_ALL, 1, ALLOW_ALL]);
+    }
+
+    #[test]
+    fn disease_names_are_one_misc_token_in_any_capitalised_form() {
+        let m = masks(&["Covid-19", "and", "COVID", "rules", "for", "Ebola"], &[]);
+        let b = ALLOW_B_MISC;
+        assert_eq!(m, [b, ALLOW_ALL, b, ALLOW_ALL, ALLOW_ALL, b]);
+        // a hyphenated lower-case part keeps it MISC; lower case and generic names are free
+        let m = masks(
+            &["COVID-positive", "covid", "coronavirus", "Coronavirus"],
+            &[],
+        );
+        assert_eq!(m, [b, ALLOW_ALL, ALLOW_ALL, ALLOW_ALL]);
+    }
+
+    #[test]
+    fn holidays_are_never_people_or_organisations() {
+        let m = masks(
+            &["Halloween", "'s", "return", "to", "Christmas", "Island"],
+            &[],
+        );
+        let all = ALLOW_ALL;
+        assert_eq!(
+            m,
+            [ALLOW_NOT_PER_ORG, all, all, all, ALLOW_NOT_PER_ORG, all]
+        );
+    }
+
+    #[test]
+    fn an_organisation_head_keeps_its_of_complement_inside_the_name() {
+        let all = ALLOW_ALL;
+        let m = masks(&["the", "Commission", "on", "Elections", "said"], &[]);
+        assert_eq!(m, [all, all, ALLOW_INSIDE, ALLOW_INSIDE, all]);
+        let m = masks(&["Special", "Tribunal", "for", "Lebanon"], &[]);
+        assert_eq!(m, [all, all, ALLOW_INSIDE, ALLOW_INSIDE]);
+        // a day, a title, a lower-case word or a non-head noun ends the name
+        for words in [
+            ["the", "Council", "on", "Friday"],
+            ["League", "of", "Prime", "Minister"],
+            ["the", "Bank", "of", "our"],
+            ["the", "Plan", "for", "Schools"],
+        ] {
+            assert_eq!(masks(&words, &[]), [all; 4], "{words:?}");
+        }
     }
 }
