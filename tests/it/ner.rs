@@ -373,7 +373,7 @@ fn modern_news_dev_f1_above_floor() {
         return;
     };
     let (_, _, f1) = rep.overall();
-    assert!(f1 >= 0.72, "news-dev F1 {f1}");
+    assert!(f1 >= 0.75, "news-dev F1 {f1}");
 }
 
 #[test]
@@ -612,4 +612,67 @@ fn title_before_a_name_stays_outside_the_person_span() {
             "{name} begins a person: {got:?}"
         );
     }
+}
+
+#[test]
+fn disease_names_are_misc_in_any_capitalised_form() {
+    let got = tagged(&[
+        "Covid-19",
+        "breach",
+        ":",
+        "COVID-positive",
+        "worker",
+        "visited",
+        "a",
+        "Covid",
+        "vaccination",
+        "centre",
+        ".",
+    ]);
+    for name in ["Covid-19", "COVID-positive", "Covid"] {
+        assert!(
+            got.contains(&(name.to_string(), "B-MISC")),
+            "{name} is one MISC token: {got:?}"
+        );
+    }
+    assert!(
+        !got.iter().any(|(w, _)| w == "breach" || w == "vaccination"),
+        "the noun after the disease stays outside: {got:?}"
+    );
+}
+
+#[test]
+fn organisation_head_keeps_its_of_complement() {
+    let got = tagged(&[
+        "The",
+        "Special",
+        "Tribunal",
+        "for",
+        "Lebanon",
+        "and",
+        "the",
+        "Commission",
+        "on",
+        "Elections",
+        "met",
+        "on",
+        "Friday",
+        ".",
+    ]);
+    for w in [
+        "Tribunal",
+        "for",
+        "Lebanon",
+        "Commission",
+        "on",
+        "Elections",
+    ] {
+        let l = got.iter().find(|(t, _)| t == w).map(|(_, l)| *l);
+        assert!(
+            l.is_some_and(|l| l.ends_with("ORG")),
+            "{w} inside an ORG: {got:?}"
+        );
+    }
+    assert!(got.contains(&("Lebanon".to_string(), "I-ORG")), "{got:?}");
+    assert!(!got.iter().any(|(w, _)| w == "Friday"), "{got:?}");
 }
