@@ -297,6 +297,18 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| bad("too large"))
 }
 
+/// Formats a byte size the way [`parse_size`] reads it: in the largest binary unit that says it
+/// exactly (`"10MiB"`, `"1536KiB"`), else in bytes (`"1000"`).
+pub fn format_size(n: u64) -> String {
+    const UNITS: [(&str, u32); 3] = [("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    for (unit, shift) in UNITS {
+        if n != 0 && n.trailing_zeros() >= shift {
+            return format!("{}{unit}", n >> shift);
+        }
+    }
+    n.to_string()
+}
+
 /// Resolves a configured time zone: `"UTC"` (any case), `"local"` (the system's zone) or an IANA
 /// name (`"Europe/Berlin"`). The one parser of zone names: the config validates `timezone` with
 /// it, and the renderer's [`crate::digest::Renderer::with_timezone`] uses it too.

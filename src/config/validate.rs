@@ -229,6 +229,8 @@ const RETENTION: Bounds = Bounds::new(
 );
 /// `digest.grace`: 0 (never catch up) to 31 days.
 const GRACE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(31 * 86_400));
+/// The smallest `fetch.max_body`.
+const MIN_MAX_BODY: u64 = 1024;
 
 // -------------------------------------------------------------------------------------- [fetch]
 
@@ -259,8 +261,10 @@ fn fetch_from_raw(cx: &mut Cx, f: &RawFetch) -> FetchSettings {
             fetch.max_body = cx.check(r).unwrap_or(fetch.max_body);
         }
     }
-    if fetch.max_body < 1024 {
-        bad.push(("fetch.max_body", "must be at least 1KiB"));
+    if fetch.max_body < MIN_MAX_BODY {
+        let e = format!("must be at least {}", schedule::format_size(MIN_MAX_BODY));
+        let e = cx.err("fetch.max_body", &e);
+        cx.push(e);
     }
     match f.concurrency {
         Some(0) => bad.push(("fetch.concurrency", "must be at least 1")),

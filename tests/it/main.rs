@@ -20,6 +20,7 @@ mod neterrors;
 mod normalize;
 mod operator;
 mod opml;
+mod properties;
 mod render;
 mod retention;
 mod schedule;
