@@ -93,6 +93,7 @@ fn heavy_digest() -> Digest {
             status: FeedStatus::Error,
             error: Some("HTTP 503".into()),
         }],
+        omitted: Default::default(),
     }
 }
 

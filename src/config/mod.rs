@@ -234,6 +234,8 @@ pub struct FeedSettings {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub enabled: bool,
+    /// Items read from one fetch, the newest first (default [`crate::feed::DEFAULT_MAX_ITEMS`]).
+    pub max_items: usize,
 }
 
 impl FeedSettings {
@@ -268,6 +270,12 @@ pub struct DigestSettings {
     /// Case-insensitive: drop items matching any.
     pub exclude: Vec<Regex>,
     pub max_per_feed: Option<usize>,
+    /// Reports one build reads, the newest first ([`DEFAULT_DIGEST_MAX_ITEMS`]); the rest are
+    /// counted in the digest, not rendered.
+    pub max_items: usize,
+    /// Stories one build shows, the highest ranked ([`DEFAULT_MAX_STORIES`]); the rest are
+    /// counted in the digest, not rendered.
+    pub max_stories: usize,
     /// minijinja template for the email subject (validated by the renderer).
     pub subject: Option<String>,
     /// minijinja template for the heading of every edition (default "<name> — <date>").
@@ -334,6 +342,12 @@ pub type Loaded = (Settings, Vec<String>);
 
 /// `retention` when the config does not say: a year of articles, digests and stories.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
+
+/// A digest's `max_items` when the config does not say: reports one build reads.
+pub const DEFAULT_DIGEST_MAX_ITEMS: usize = 10_000;
+
+/// A digest's `max_stories` when the config does not say: stories one build shows.
+pub const DEFAULT_MAX_STORIES: usize = 1_000;
 
 /// The largest config file read: a real one is a few KiB (2,000 feeds take about 300 KiB).
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;

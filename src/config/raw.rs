@@ -58,6 +58,7 @@ pub(super) struct RawFeed {
     pub(super) password_file: Option<String>,
     pub(super) password_env: Option<String>,
     pub(super) enabled: Option<bool>,
+    pub(super) max_items: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +82,8 @@ pub(super) struct RawDigest {
     #[serde(default)]
     pub(super) exclude: Vec<String>,
     pub(super) max_per_feed: Option<u32>,
+    pub(super) max_items: Option<u32>,
+    pub(super) max_stories: Option<u32>,
     pub(super) subject: Option<String>,
     pub(super) title: Option<String>,
     pub(super) link: Option<String>,

@@ -15,10 +15,12 @@ use super::raw::{
     RawSendmail, RawSmtp, SizeValue,
 };
 use super::{
-    ConfigError, DEFAULT_FORMATS, DEFAULT_RETENTION, DigestSettings, FORMATS, FeedSettings,
-    FetchSettings, OutputSettings, SendmailConfig, Settings, SmtpConfig, SmtpSecurity,
+    ConfigError, DEFAULT_DIGEST_MAX_ITEMS, DEFAULT_FORMATS, DEFAULT_MAX_STORIES, DEFAULT_RETENTION,
+    DigestSettings, FORMATS, FeedSettings, FetchSettings, OutputSettings, SendmailConfig, Settings,
+    SmtpConfig, SmtpSecurity,
 };
 use crate::digest::{DEFAULT_EMAIL_BUDGET, MIN_EMAIL_BUDGET};
+use crate::feed::{DEFAULT_MAX_ITEMS, thousands};
 use crate::schedule::{self, Schedule};
 
 const DEFAULT_STATE_DIR: &str = "/var/lib/digestif";
@@ -232,6 +234,43 @@ const GRACE: Bounds = Bounds::new(Duration::ZERO, Duration::from_secs(31 * 86_40
 /// The smallest `fetch.max_body`.
 const MIN_MAX_BODY: u64 = 1024;
 
+// ------------------------------------------------------------------------------- count bounds
+
+/// `feed.max_items`: items read from one fetch, 1 to 10,000.
+const FEED_ITEMS: (usize, usize) = (1, 10_000);
+/// `digest.max_items`: reports one build reads, 1 to 100,000.
+const DIGEST_ITEMS: (usize, usize) = (1, 100_000);
+/// `digest.max_stories`: stories one build shows, 1 to 10,000.
+const DIGEST_STORIES: (usize, usize) = (1, 10_000);
+
+/// A count key: `default` when absent; outside `lo..=hi` an error naming the bounds.
+fn count(
+    cx: &mut Cx,
+    key: &str,
+    v: Option<u32>,
+    default: usize,
+    (lo, hi): (usize, usize),
+) -> usize {
+    let Some(n) = v else {
+        return default;
+    };
+    let n = n as usize;
+    if (lo..=hi).contains(&n) {
+        return n;
+    }
+    let e = cx.err(
+        key,
+        &format!(
+            "{} is out of bounds: between {} and {}",
+            thousands(n),
+            thousands(lo),
+            thousands(hi)
+        ),
+    );
+    cx.push(e);
+    default
+}
+
 // -------------------------------------------------------------------------------------- [fetch]
 
 fn fetch_from_raw(cx: &mut Cx, f: &RawFetch) -> FetchSettings {
@@ -335,6 +374,13 @@ fn feed_from_raw(cx: &mut Cx, p: &str, name: String, f: RawFeed) -> FeedSettings
         }
     }
     let headers = feed_headers(cx, p, &f);
+    let max_items = count(
+        cx,
+        &format!("{p}.max_items"),
+        f.max_items,
+        DEFAULT_MAX_ITEMS,
+        FEED_ITEMS,
+    );
     let r = secret(cx, p, f.password, f.password_file, f.password_env);
     let password = cx.check(r).flatten();
     if password.is_some() && f.username.is_none() {
@@ -353,6 +399,7 @@ fn feed_from_raw(cx: &mut Cx, p: &str, name: String, f: RawFeed) -> FeedSettings
         username: f.username,
         password,
         enabled: f.enabled.unwrap_or(true),
+        max_items,
     }
 }
 
@@ -533,6 +580,20 @@ fn digest_from_raw(
         let e = cx.err(&k("max_per_feed"), "must be at least 1");
         cx.push(e);
     }
+    let max_items = count(
+        cx,
+        &k("max_items"),
+        d.max_items,
+        DEFAULT_DIGEST_MAX_ITEMS,
+        DIGEST_ITEMS,
+    );
+    let max_stories = count(
+        cx,
+        &k("max_stories"),
+        d.max_stories,
+        DEFAULT_MAX_STORIES,
+        DIGEST_STORIES,
+    );
     let r = email_keys(cx, p, &d);
     let email = cx.check(r).unwrap_or(EmailKeys {
         link: None,
@@ -561,6 +622,8 @@ fn digest_from_raw(
         include,
         exclude,
         max_per_feed: d.max_per_feed.map(|n| n as usize),
+        max_items,
+        max_stories,
         subject: d.subject,
         title: d.title,
         link: email.link,

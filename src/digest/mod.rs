@@ -8,7 +8,7 @@
 //! absent optional values are `null`), so consumers never have to test for missing keys.
 //! Deserialisation is lenient the other way round: fields added after the original contract
 //! (`id`, `outlets`, `section`, `developing`, `following`, `lines`, `author`, `excerpt`,
-//! `trending`, `subject`, `title`) default when missing, so older outbox rows still load.
+//! `trending`, `subject`, `title`, `omitted`) default when missing, so older outbox rows still load.
 
 pub mod atom;
 pub mod email;
@@ -55,6 +55,47 @@ pub struct Digest {
     pub trending_history: Option<u64>,
     /// One entry per configured feed (or at least one per failing feed).
     pub feed_health: Vec<FeedHealthOut>,
+    /// What the digest's caps (`max_items`, `max_stories`) left out: counted, not rendered.
+    #[serde(default)]
+    pub omitted: Omitted,
+}
+
+/// What a digest's caps left out of it: counted and said in every edition, not rendered.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Omitted {
+    /// Reports beyond the digest's `max_items` (the oldest), not read.
+    pub reports: usize,
+    /// Stories beyond its `max_stories` (the lowest ranked), not shown…
+    pub stories: usize,
+    /// … and the reports of those stories.
+    pub story_reports: usize,
+}
+
+impl Omitted {
+    /// Nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        self.reports == 0 && self.stories == 0
+    }
+
+    /// "12 more stories (30 reports) past max_stories and 1200 older reports past max_items
+    /// not shown"; `None` when nothing was left out.
+    pub fn note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.stories > 0 {
+            parts.push(format!(
+                "{} ({}) past max_stories",
+                plural(self.stories, "more story", "more stories"),
+                plural(self.story_reports, "report", "reports")
+            ));
+        }
+        if self.reports > 0 {
+            parts.push(format!(
+                "{} past max_items",
+                plural(self.reports, "older report", "older reports")
+            ));
+        }
+        (!parts.is_empty()).then(|| format!("{} not shown", parts.join(" and ")))
+    }
 }
 
 /// Where a story is shown.

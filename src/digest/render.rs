@@ -284,6 +284,7 @@ impl Renderer {
             trending: Vec::new(),
             trending_history: None,
             feed_health: Vec::new(),
+            omitted: Default::default(),
         };
         self.one_line(&empty, Some(src), what, "").map(|_| ())
     }

@@ -127,6 +127,8 @@ struct Counts {
     other: usize,
     reports: usize,
     outlets: usize,
+    /// What the digest's caps left out, said after the counts.
+    omitted: Option<String>,
 }
 
 impl Counts {
@@ -138,6 +140,7 @@ impl Counts {
             other: n(Section::Other),
             reports: d.article_count(),
             outlets: d.outlet_count(),
+            omitted: d.omitted.note(),
         }
     }
 
@@ -165,7 +168,8 @@ impl Counts {
         }
     }
 
-    /// "3 top stories · 8 other headlines · 25 reports from 6 outlets".
+    /// "3 top stories · 8 other headlines · 25 reports from 6 outlets", then what the digest's
+    /// caps left out ("· 12 more stories (30 reports) past max_stories not shown").
     fn long(&self) -> String {
         let mut parts = self.story_parts();
         if self.reports == 0 {
@@ -176,6 +180,7 @@ impl Counts {
             plural(self.reports, "report", "reports"),
             plural(self.outlets, "outlet", "outlets")
         ));
+        parts.extend(self.omitted.clone());
         parts.join(" · ")
     }
 }

@@ -14,7 +14,7 @@ use super::{Context, PipelineError, Result, sub};
 use crate::config::{DigestSettings, OutputSettings};
 use crate::digest::{
     ArticleOut, Developing, Digest, EntityRef, FeedHealthOut, FeedStatus as OutFeedStatus, LineOut,
-    Section as OutSection, StoryOut, TrendOut,
+    Omitted, Section as OutSection, StoryOut, TrendOut,
 };
 use crate::store::{NewDigest, StoredArticle, StoredStory, StoryUpsert};
 use crate::stories::{self, Background, GroupOptions, PreviousStory, Section, Story, StoryArticle};
@@ -80,7 +80,9 @@ pub fn build_digest(
     let week = background(ctx, &selection)?;
     let groups = stories::group(&inputs, &week.counts, &GroupOptions::default());
     let (stories, upserts) = assemble(ctx, d, &selection, &inputs, &groups, &week, now)?;
-    let digest = compose(ctx, d, &selection, &inputs, &week.counts, stories, now)?;
+    let (stories, omitted) = cap_stories(stories, d.max_stories, selection.omitted_reports);
+    let mut digest = compose(ctx, d, &selection, &inputs, &week.counts, stories, now)?;
+    digest.omitted = omitted;
     persist(ctx, d, &selection, digest, &upserts, now, dry_run)
 }
 
@@ -93,10 +95,13 @@ struct Selection {
     window_start: Timestamp,
     /// The store cursor up to which articles were considered (the next build starts after it).
     upto: i64,
+    /// Candidates beyond the digest's `max_items` (the oldest): counted, not read.
+    omitted_reports: usize,
 }
 
 /// Step 1: the articles first seen since the digest's last build (first build: published within
-/// `window`), from its feeds, kept by its `include`/`exclude` filters and `max_per_feed`.
+/// `window`), from its feeds, kept by its `include`/`exclude` filters and `max_per_feed`; the
+/// newest `max_items` of them.
 fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection> {
     let last = ctx.with_store(|s| s.last_build(&d.name))?;
     let upto = ctx.with_store(|s| s.max_cursor())?;
@@ -127,10 +132,13 @@ fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection
             *n <= max
         });
     }
+    let omitted_reports = cands.len().saturating_sub(d.max_items);
+    cands.truncate(d.max_items);
     Ok(Selection {
         cands,
         window_start,
         upto,
+        omitted_reports,
     })
 }
 
@@ -317,6 +325,22 @@ fn assemble(
     Ok((story_outs.into_iter().map(|(_, s)| s).collect(), upserts))
 }
 
+/// The first `max` stories (they come followed first, then by rank), and what the caps left out:
+/// the stories past `max` with their reports, and the `omitted_reports` past `max_items`.
+fn cap_stories(
+    mut stories: Vec<StoryOut>,
+    max: usize,
+    omitted_reports: usize,
+) -> (Vec<StoryOut>, Omitted) {
+    let cut = stories.split_off(max.min(stories.len()));
+    let omitted = Omitted {
+        reports: omitted_reports,
+        stories: cut.len(),
+        story_reports: cut.iter().map(|s| s.articles.len()).sum(),
+    };
+    (stories, omitted)
+}
+
 /// One story of the digest (without its continuity, which [`Continuity`] supplies).
 fn story_out(
     d: &DigestSettings,
@@ -456,6 +480,7 @@ fn compose(
         feed_health: feed_health(ctx, d)?,
         trending: trending(inputs, bg),
         trending_history: Some(bg.docs()),
+        omitted: Omitted::default(),
     };
     digest.subject = ctx.renderer.subject(&digest, d.subject.as_deref())?;
     digest.title = ctx.renderer.title(&digest, d.title.as_deref())?;

@@ -133,6 +133,7 @@ async fn ingest_with(
                 final_url,
                 body,
                 now,
+                max_items: feed.max_items,
             };
             let store = ctx.store.clone();
             let prepared = match cpu::run(move || prepare::prepare(job, &store)).await? {

@@ -26,6 +26,8 @@ pub(super) struct FeedBody {
     pub final_url: String,
     pub body: Vec<u8>,
     pub now: Timestamp,
+    /// The feed's `max_items`: items read, the newest first.
+    pub max_items: usize,
 }
 
 /// What preparing one body gave.
@@ -56,14 +58,24 @@ pub(super) fn prepare(job: FeedBody, store: &Arc<Mutex<Store>>) -> Result<Prepar
         final_url,
         body,
         now,
+        max_items,
     } = job;
-    let parsed = match crate::feed::parse(&body, &final_url) {
+    let limits = crate::feed::ParseLimits { max_items };
+    let parsed = match crate::feed::parse_with(&body, &final_url, &limits) {
         Ok(p) => p,
         // A valid channel with no items right now is a successful fetch, not a failure.
         Err(crate::feed::FeedError::Empty) => return Ok(Prepared::default()),
         Err(e) => return Err(PrepareError::Feed(format!("feed `{feed}` ({url}): {e}"))),
     };
     drop(body);
+    if parsed.items_over_limit > 0 {
+        tracing::info!(
+            feed = %feed,
+            "{} usable items, the oldest {} beyond max_items = {max_items} not read",
+            crate::feed::thousands(parsed.items_total.saturating_sub(parsed.items_empty)),
+            crate::feed::thousands(parsed.items_over_limit),
+        );
+    }
     let entries = parsed.entries;
     let probes = probes(&entries, &final_url);
     let knowledge = {

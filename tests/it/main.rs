@@ -6,6 +6,7 @@
 mod support;
 
 mod atom;
+mod bounds;
 mod config;
 mod deliver;
 mod developing;

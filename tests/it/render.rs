@@ -227,6 +227,7 @@ pub fn sample_digest() -> Digest {
                 error: Some("HTTP 503 from https://lemonde.example/rss.xml".into()),
             },
         ],
+        omitted: Default::default(),
     }
 }
 
