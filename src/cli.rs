@@ -768,7 +768,15 @@ fn write_status(
             d.schedule
         )?;
     }
-    writeln!(out, "outbox: {} waiting ({} failed)", r.pending, r.failed)?;
+    write!(out, "outbox: {} waiting ({} failed", r.pending, r.failed)?;
+    if r.uncertain > 0 {
+        write!(
+            out,
+            ", {} uncertain: the server may have the message, retried only after a long wait",
+            r.uncertain
+        )?;
+    }
+    writeln!(out, ")")?;
     for d in &r.outbox {
         writeln!(
             out,

@@ -179,7 +179,7 @@ fn outbox_metrics(out: &mut String, r: &StatusReport) {
         out,
         name,
         "gauge",
-        "Deliveries waiting to go out (pending or failed).",
+        "Deliveries waiting to go out (pending, failed or uncertain).",
     )
     .sample(name, &[], r.pending as f64);
     let name = "digestif_deliveries_failed";
@@ -190,6 +190,14 @@ fn outbox_metrics(out: &mut String, r: &StatusReport) {
         "Deliveries waiting to go out that failed at least once.",
     )
     .sample(name, &[], r.failed as f64);
+    let name = "digestif_deliveries_uncertain";
+    Family::start(
+        out,
+        name,
+        "gauge",
+        "Deliveries waiting to go out that the server may have received without confirming.",
+    )
+    .sample(name, &[], r.uncertain as f64);
 }
 
 /// Rewrites the `metrics_file` (when configured) with the status at `now`. Returns the path

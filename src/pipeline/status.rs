@@ -20,10 +20,14 @@ pub struct StatusReport {
     pub digests: Vec<DigestStatus>,
     /// The newest digests of the outbox (at most [`STATUS_DIGESTS`]), newest first.
     pub outbox: Vec<OutboxDigest>,
-    /// Deliveries waiting to go out (pending or failed), over the whole outbox.
+    /// Deliveries waiting to go out (pending, failed or uncertain, due or not), over the whole
+    /// outbox.
     pub pending: usize,
     /// Of those, how many have failed at least once.
     pub failed: usize,
+    /// Of those, how many are `uncertain`: the server may have received the message but did not
+    /// confirm it; each is tried again only after its long wait.
+    pub uncertain: usize,
 }
 
 /// One configured feed.
@@ -119,8 +123,8 @@ pub fn status(ctx: &Context, now: Timestamp) -> Result<StatusReport> {
             last_sent_at: last.map(|l| l.2),
         });
     }
-    let waiting = ctx.with_store(|s| s.pending_deliveries(None))?;
-    let failed = waiting.iter().filter(|d| d.status == "failed").count();
+    let waiting = ctx.with_store(|s| s.waiting_delivery_counts())?;
+    let of = |status: &str| waiting.iter().find(|w| w.0 == status).map_or(0, |w| w.1);
     let mut outbox = Vec::new();
     for d in ctx.with_store(|s| s.recent_digests(STATUS_DIGESTS))? {
         let deliveries = ctx
@@ -148,8 +152,9 @@ pub fn status(ctx: &Context, now: Timestamp) -> Result<StatusReport> {
         feeds,
         digests,
         outbox,
-        pending: waiting.len(),
-        failed,
+        pending: waiting.iter().map(|w| w.1).sum(),
+        failed: of("failed"),
+        uncertain: of("uncertain"),
     })
 }
 

@@ -1175,6 +1175,21 @@ impl Store {
         })
     }
 
+    /// How many deliveries wait in each state that is not `sent` (`pending`, `sending`, `failed`,
+    /// `uncertain`), due or not.
+    pub fn waiting_delivery_counts(&self) -> Result<Vec<(String, usize)>> {
+        let r = (|| -> FResult<Vec<(String, usize)>> {
+            let mut st = self.conn.prepare(
+                "SELECT status, COUNT(*) FROM deliveries WHERE status != 'sent'
+                 GROUP BY status ORDER BY status",
+            )?;
+            let rows =
+                st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as usize)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })();
+        self.ctx(|| "counting the waiting deliveries".into(), r)
+    }
+
     /// The earliest time a waiting delivery is due, if any.
     pub fn next_delivery_due(&self) -> Result<Option<Timestamp>> {
         let r = self

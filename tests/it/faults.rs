@@ -265,6 +265,34 @@ fn regression_final_reply_stalled_past_the_timeout_sent_a_copy_per_run() {
 }
 
 #[test]
+fn regression_status_left_out_an_uncertain_delivery_not_yet_due() {
+    let (_http, smtp, app) = setup("1s");
+    smtp.stall_final_reply(Some(Duration::from_secs(3)));
+    let r = app.run(&["once"]);
+    assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let d = open_store(&app).deliveries_of(1).unwrap();
+    assert_eq!(d[0].status, "uncertain");
+    assert!(
+        d[0].next_attempt > jiff::Timestamp::now(),
+        "not yet due: {d:?}"
+    );
+
+    let r = app.run(&["status", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("status --json parses");
+    assert_eq!(j["pending"], 1, "the uncertain delivery still waits: {j}");
+    assert_eq!(j["uncertain"], 1, "{j}");
+    assert_eq!(j["failed"], 0, "{j}");
+    let r = app.run(&["status"]);
+    assert!(
+        r.stdout
+            .contains("outbox: 1 waiting (0 failed, 1 uncertain"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn a_second_instance_is_told_who_runs() {
     let (_http, _smtp, app) = setup("5s");
     let (child, rx) = spawn_once(&app, Some("ingest-commit"));
