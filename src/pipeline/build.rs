@@ -71,19 +71,29 @@ pub fn build_digest(
     dry_run: bool,
 ) -> Result<BuildOutcome> {
     let selection = select(ctx, d, now)?;
-    let inputs: Vec<StoryArticle<'_>> = selection
-        .cands
-        .iter()
-        .enumerate()
-        .map(|(i, a)| StoryArticle::of(i, &a.article))
-        .collect();
-    let week = background(ctx, &selection)?;
-    let groups = stories::group(&inputs, &week.counts, &GroupOptions::default());
-    let (stories, upserts) = assemble(ctx, d, &selection, &inputs, &groups, &week, now)?;
-    let (stories, omitted) = cap_stories(stories, d.max_stories, selection.omitted_reports);
-    let mut digest = compose(ctx, d, &selection, &inputs, &week.counts, stories, now)?;
-    digest.omitted = omitted;
-    persist(ctx, d, &selection, digest, &upserts, now, dry_run)
+    // Grouping's inputs and the background go before the digest is stored.
+    let (digest, upserts) = {
+        let inputs: Vec<StoryArticle<'_>> = selection
+            .cands
+            .iter()
+            .enumerate()
+            .map(|(i, a)| StoryArticle::of(i, &a.article))
+            .collect();
+        let week = background(ctx, &selection)?;
+        let groups = stories::group(&inputs, &week.counts, &GroupOptions::default());
+        // grouping ran on the pool's threads: their arenas' freed pages go back to the system
+        // before this thread builds the digest in its own
+        super::cpu::release_freed_memory();
+        let (stories, upserts) = assemble(ctx, d, &selection, &inputs, &groups, &week, now)?;
+        let (stories, omitted) = cap_stories(stories, d.max_stories, selection.omitted_reports);
+        let mut digest = compose(ctx, d, &selection, &inputs, &week.counts, stories, now)?;
+        digest.omitted = omitted;
+        (digest, upserts)
+    };
+    let outcome = persist(ctx, d, selection, digest, &upserts, now, dry_run);
+    // the serialised digest and the candidates are gone: delivery starts from a trimmed heap
+    super::cpu::release_freed_memory();
+    outcome
 }
 
 // ---------------------------------------------------------------------------------- 1. select
@@ -101,7 +111,8 @@ struct Selection {
 
 /// Step 1: the articles first seen since the digest's last build (first build: published within
 /// `window`), from its feeds, kept by its `include`/`exclude` filters and `max_per_feed`; the
-/// newest `max_items` of them.
+/// newest `max_items` of them, each compacted as it is read ([`compact`]): a build never holds
+/// every candidate's full text.
 fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection> {
     let last = ctx.with_store(|s| s.last_build(&d.name))?;
     let upto = ctx.with_store(|s| s.max_cursor())?;
@@ -109,37 +120,65 @@ fn select(ctx: &Context, d: &DigestSettings, now: Timestamp) -> Result<Selection
         Some((built, _)) => built,
         None => sub(now, d.window),
     };
-    let mut cands = ctx.with_store(|s| {
-        s.candidates(
-            &d.name,
-            &d.feeds,
-            last.map(|l| l.1),
-            upto,
-            sub(now, d.window),
-        )
-    })?;
-    cands.retain(|a| {
+    let mut per_feed: HashMap<String, usize> = HashMap::new();
+    let mut kept_items = 0usize;
+    let mut admit = |a: &mut StoredArticle| {
         let hay = format!("{}\n{}", a.article.title, a.article.text);
-        (d.include.is_empty() || d.include.iter().any(|r| r.is_match(&hay)))
-            && !d.exclude.iter().any(|r| r.is_match(&hay))
-    });
-    if let Some(max) = d.max_per_feed {
-        let mut per: HashMap<String, usize> = HashMap::new();
-        // candidates come newest first, so the newest `max` of each feed stay
-        cands.retain(|a| {
-            let n = per.entry(a.article.feed.clone()).or_default();
+        let kept = (d.include.is_empty() || d.include.iter().any(|r| r.is_match(&hay)))
+            && !d.exclude.iter().any(|r| r.is_match(&hay));
+        if !kept {
+            return false;
+        }
+        if let Some(max) = d.max_per_feed {
+            // candidates come newest first, so the newest `max` of each feed stay
+            let n = per_feed.entry(a.article.feed.clone()).or_default();
             *n += 1;
-            *n <= max
-        });
-    }
-    let omitted_reports = cands.len().saturating_sub(d.max_items);
-    cands.truncate(d.max_items);
+            if *n > max {
+                return false;
+            }
+        }
+        // candidates beyond `max_items` (the oldest) are counted, not kept
+        kept_items += 1;
+        if kept_items > d.max_items {
+            return false;
+        }
+        compact(&mut a.article);
+        true
+    };
+    let span = (last.map(|l| l.1), upto, sub(now, d.window));
+    let cands = ctx.with_store(|s| s.candidates_where(&d.name, &d.feeds, span, &mut admit))?;
+    let omitted_reports = kept_items.saturating_sub(d.max_items);
     Ok(Selection {
         cands,
         window_start,
         upto,
         omitted_reports,
     })
+}
+
+/// Drops from a candidate what no later step reads: its guid, and its text beyond the lead
+/// (what grouping reads, [`stories::lead`]) and the excerpt (what the digest shows, [`excerpt`]).
+/// Both are checked to come out of the shortened text exactly as out of the whole one; if
+/// either would not, the text is kept whole. (Grouping's canonical order compares texts only
+/// to break a tie between reports with the same time, title, outlet and URL.)
+fn compact(a: &mut crate::model::Article) {
+    a.guid = None;
+    let text = a.text.as_str();
+    let lead = stories::lead(text);
+    let lead_end = lead.as_ptr() as usize - text.as_ptr() as usize + lead.len();
+    let mut end = lead_end.max(EXCERPT_BYTES + 1).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    if end == text.len() {
+        return;
+    }
+    let short = &text[..end];
+    if stories::lead(short) == lead && excerpt(short, EXCERPT_BYTES) == excerpt(text, EXCERPT_BYTES)
+    {
+        a.text.truncate(end);
+        a.text.shrink_to_fit();
+    }
 }
 
 // ----------------------------------------------------------------------------------- 2. group
@@ -525,16 +564,20 @@ fn feed_health(ctx: &Context, d: &DigestSettings) -> Result<Vec<FeedHealthOut>> 
 
 /// Step 5: unless `dry_run` (or the digest is empty and not sent empty), stores the digest in the
 /// outbox with one delivery per output, its articles marked used and its story rows, atomically.
+/// The candidates are released before the digest is serialised (compact JSON: it is only read
+/// back by delivery).
 fn persist(
     ctx: &Context,
     d: &DigestSettings,
-    sel: &Selection,
+    sel: Selection,
     digest: Digest,
     upserts: &[StoryUpsert],
     now: Timestamp,
     dry_run: bool,
 ) -> Result<BuildOutcome> {
     let article_count = sel.cands.len();
+    let ids: Vec<i64> = sel.cands.iter().map(|a| a.id).collect();
+    drop(sel.cands);
     let mut outcome = BuildOutcome {
         name: d.name.clone(),
         digest_id: None,
@@ -544,7 +587,7 @@ fn persist(
     if dry_run || (article_count == 0 && !d.send_empty) {
         return Ok(outcome);
     }
-    let json = serde_json::to_string_pretty(&outcome.digest)
+    let json = serde_json::to_string(&outcome.digest)
         .map_err(|source| PipelineError::DigestJson { id: 0, source })?;
     let targets: Vec<String> = d
         .outputs
@@ -552,7 +595,6 @@ fn persist(
         .map(Target::from)
         .filter_map(|t| serde_json::to_string(&t).ok())
         .collect();
-    let ids: Vec<i64> = sel.cands.iter().map(|a| a.id).collect();
     let story_count = outcome.digest.stories.len();
     let id = ctx.with_store(|s| {
         s.store_digest(&NewDigest {
@@ -576,6 +618,52 @@ fn persist(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn article(text: &str) -> crate::model::Article {
+        crate::model::Article {
+            key: "k".into(),
+            feed: "f".into(),
+            url: None,
+            guid: Some("g".into()),
+            title: "T".into(),
+            text: text.into(),
+            html: String::new(),
+            author: None,
+            published: Timestamp::UNIX_EPOCH,
+            language: None,
+            entities: Vec::new(),
+        }
+    }
+
+    /// A compacted candidate gives grouping the same lead and the digest the same excerpt as the
+    /// whole text, and is shorter when the text goes on beyond both.
+    #[test]
+    fn compact_keeps_what_grouping_and_the_excerpt_read() {
+        let long_para = "Wörd ".repeat(200);
+        let texts = [
+            String::new(),
+            "Short text.".to_string(),
+            format!("First paragraph, short.\n\n{long_para}"),
+            format!("  {long_para}\n\nSecond."),
+            format!("{}\n\n{}", "ß".repeat(400), long_para),
+            format!("Line one\nline two\n\n{}", "é ".repeat(300)),
+            "x".repeat(EXCERPT_BYTES + 1),
+        ];
+        for text in texts {
+            let mut a = article(&text);
+            compact(&mut a);
+            assert_eq!(stories::lead(&a.text), stories::lead(&text), "{text:?}");
+            assert_eq!(
+                excerpt(&a.text, EXCERPT_BYTES),
+                excerpt(&text, EXCERPT_BYTES)
+            );
+            assert!(text.starts_with(&a.text));
+            assert_eq!(a.guid, None);
+        }
+        let mut a = article(&format!("Lead.\n\n{long_para}"));
+        compact(&mut a);
+        assert!(a.text.len() < 400, "{}", a.text.len());
+    }
 
     #[test]
     fn excerpt_cuts_at_word_boundary_on_char_boundary() {

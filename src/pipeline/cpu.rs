@@ -34,9 +34,11 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!("a CPU task panicked: {what}")
 }
 
-/// Returns the heap pages a fetch round freed to the operating system. glibc keeps freed memory in
-/// per-thread arenas (the pool's, the reactor's, the writer's) and an idle daemon would go on
-/// holding a round's peak; `malloc_trim` releases every arena's free pages. Elsewhere a no-op.
+/// Returns the heap pages a fetch round (or a step of a digest build) freed to the operating
+/// system. glibc keeps freed memory in per-thread arenas (the pool's, the reactor's, the
+/// writer's): an idle daemon would go on holding a round's peak, and memory grouping freed on the
+/// pool's threads would not serve the next step on another thread. `malloc_trim` releases every
+/// arena's free pages. Elsewhere a no-op.
 pub(super) fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointer from us

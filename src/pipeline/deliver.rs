@@ -67,7 +67,7 @@ async fn deliver_these(ctx: &Context, pending: Vec<Delivery>) -> Result<Delivery
     let mut cache: HashMap<i64, (StoredDigest, Digest)> = HashMap::new();
     for p in pending {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.entry(p.digest_id) {
-            let Some(stored) = ctx.with_store(|s| s.digest(p.digest_id))? else {
+            let Some(mut stored) = ctx.with_store(|s| s.digest(p.digest_id))? else {
                 continue;
             };
             let digest: Digest =
@@ -75,6 +75,8 @@ async fn deliver_these(ctx: &Context, pending: Vec<Delivery>) -> Result<Delivery
                     id: stored.id,
                     source,
                 })?;
+            // parsed once; the text is not needed again (it is as big as the digest)
+            stored.json = String::new();
             slot.insert((stored, digest));
         }
         let Some((stored, digest)) = cache.get(&p.digest_id) else {

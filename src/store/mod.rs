@@ -776,7 +776,8 @@ impl Store {
 
     /// Candidate articles for digest `name`: seen in one of `feeds` after `after_cursor` (up to
     /// `upto_cursor`), or, on a first build (`after_cursor` None), published at or after `since`;
-    /// never an article already in an earlier digest of the same name.
+    /// never an article already in an earlier digest of the same name. Newest first; their `html`
+    /// is not read (left empty).
     pub fn candidates(
         &self,
         name: &str,
@@ -785,7 +786,21 @@ impl Store {
         upto_cursor: i64,
         since: Timestamp,
     ) -> Result<Vec<StoredArticle>> {
-        let r = self.candidates_q(name, feeds, after_cursor, upto_cursor, since);
+        let span = (after_cursor, upto_cursor, since);
+        self.candidates_where(name, feeds, span, &mut |_| true)
+    }
+
+    /// [`candidates`](Self::candidates) (`span` = its `after_cursor`, `upto_cursor`, `since`),
+    /// each row handed to `admit` as it is read: it keeps the row (true) or drops it, and may
+    /// shrink what it keeps, so that a build never holds every candidate's full text at once.
+    pub fn candidates_where(
+        &self,
+        name: &str,
+        feeds: &[String],
+        span: (Option<i64>, i64, Timestamp),
+        admit: &mut dyn FnMut(&mut StoredArticle) -> bool,
+    ) -> Result<Vec<StoredArticle>> {
+        let r = self.candidates_q(name, feeds, span, admit);
         self.ctx(|| format!("selecting the articles of digest {name:?}"), r)
     }
 
@@ -793,13 +808,12 @@ impl Store {
         &self,
         name: &str,
         feeds: &[String],
-        after_cursor: Option<i64>,
-        upto_cursor: i64,
-        since: Timestamp,
+        (after_cursor, upto_cursor, since): (Option<i64>, i64, Timestamp),
+        admit: &mut dyn FnMut(&mut StoredArticle) -> bool,
     ) -> FResult<Vec<StoredArticle>> {
         let feed_list = serde_json::to_string(feeds).map_err(json_err("feed list"))?;
         let sql = "
-            SELECT a.id, a.key, a.feed, a.url, a.guid, a.title, a.text, a.html, a.author, a.published,
+            SELECT a.id, a.key, a.feed, a.url, a.guid, a.title, a.text, a.author, a.published,
                    a.first_seen, a.language, a.entities
             FROM articles a
             WHERE a.id IN (
@@ -822,8 +836,8 @@ impl Store {
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(10)?,
-                    r.get::<_, String>(12)?,
+                    r.get::<_, i64>(9)?,
+                    r.get::<_, String>(11)?,
                     Article {
                         key: r.get(1)?,
                         feed: r.get(2)?,
@@ -831,33 +845,34 @@ impl Store {
                         guid: r.get(4)?,
                         title: r.get(5)?,
                         text: r.get(6)?,
-                        html: r.get(7)?,
-                        author: r.get(8)?,
-                        published: ts(r.get(9)?),
-                        language: r.get(11)?,
+                        // not read: a digest shows the plain text's excerpt
+                        html: String::new(),
+                        author: r.get(7)?,
+                        published: ts(r.get(8)?),
+                        language: r.get(10)?,
                         entities: Vec::new(),
                     },
                 ))
             },
         )?;
+        let mut feeds_of = self
+            .conn
+            .prepare_cached("SELECT feed FROM article_feeds WHERE article_id = ?1 ORDER BY id")?;
         let mut out = Vec::new();
         for row in rows {
             let (id, first_seen, entities, mut article) = row?;
             article.entities = serde_json::from_str::<Vec<Entity>>(&entities)
                 .map_err(json_err("article entities"))?;
-            out.push(StoredArticle {
+            let feeds = feeds_of.query_map([id], |r| r.get::<_, String>(0))?;
+            let mut a = StoredArticle {
                 id,
                 first_seen: ts(first_seen),
-                feeds: Vec::new(),
+                feeds: feeds.collect::<rusqlite::Result<_>>()?,
                 article,
-            });
-        }
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT feed FROM article_feeds WHERE article_id = ?1 ORDER BY id")?;
-        for a in &mut out {
-            let feeds = st.query_map([a.id], |r| r.get::<_, String>(0))?;
-            a.feeds = feeds.collect::<rusqlite::Result<_>>()?;
+            };
+            if admit(&mut a) {
+                out.push(a);
+            }
         }
         Ok(out)
     }
