@@ -279,12 +279,45 @@ fn read_blocks(r: &mut Reader) -> Result<Blocks, NerError> {
     })
 }
 
+/// Gives the pages of an embedded (static, read-only) byte table back once it has been parsed:
+/// they stay in the page cache, but no longer count in the process's resident memory beside
+/// the parsed copy. A later read of the bytes faults them in again from the binary, so this only
+/// costs time if they are read again. Only the whole pages inside `bytes` are released.
+/// Elsewhere than Linux a no-op.
+fn release_pages(bytes: &'static [u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: sysconf only reads a system constant.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(0);
+        if page == 0 {
+            return;
+        }
+        let start = (bytes.as_ptr() as usize).next_multiple_of(page);
+        let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
+        if end > start {
+            // SAFETY: the range is whole pages inside a `'static` immutable byte slice embedded in
+            // the binary's read-only, file-backed mapping; MADV_DONTNEED on such a private file
+            // mapping only drops the page-table entries, and later reads repopulate them with
+            // the same bytes from the file. No pointer is handed out or written through.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = bytes;
+}
+
 impl Tagger {
-    /// The embedded model, loaded once (OnceLock).
+    /// The embedded model, loaded once (OnceLock); the pages of its file bytes are released
+    /// after parsing ([`release_pages`]).
     pub fn global() -> &'static Tagger {
         static T: OnceLock<Tagger> = OnceLock::new();
         T.get_or_init(|| {
-            Tagger::from_bytes(MODEL_BYTES).expect("the embedded models/ner.bin is a valid model")
+            let t = Tagger::from_bytes(MODEL_BYTES)
+                .expect("the embedded models/ner.bin is a valid model");
+            release_pages(MODEL_BYTES);
+            t
         })
     }
 
