@@ -3,9 +3,9 @@
 use digestif::feed::{RawEntry, parse};
 use digestif::model::Article;
 use digestif::normalize::{
-    EXCERPT_CHARS, LanguageWork, SETTLE_SAMPLE, SETTLED_AFTER, VERIFY_EVERY, article_key,
-    canonical_url, clean_title, detect_language, detect_languages, fingerprint, html_to_text,
-    near_key, normalize, raw_key, sanitize_html, settled_language,
+    EXCERPT_CHARS, INFER_MIN_CHARS, LanguageWork, SETTLE_SAMPLE, SETTLED_AFTER, VERIFY_EVERY,
+    article_key, canonical_url, clean_title, detect_language, detect_languages, fingerprint,
+    html_to_text, near_key, normalize, raw_key, sanitize_html, settled_language,
 };
 
 fn ts(s: &str) -> jiff::Timestamp {
@@ -458,15 +458,25 @@ fn language_detected_only_when_reliable() {
     assert_eq!(detect_language(""), None);
 }
 
-// Each is detected as English, reliably, on its own (whatlang is unsure of some short ones).
+// Each is detected as English, reliably, on its own (whatlang is unsure of some short ones), and
+// is long enough (with its title) to be given a settled feed's language (`INFER_MIN_CHARS`).
 const EN: &[&str] = &[
-    "The government announced on Tuesday that the new budget would increase spending on schools.",
-    "Heavy rain flooded towns near Milan and the army was sent to help the people who lost homes.",
-    "Firefighters were still battling the blaze on Sunday as the wind pushed it towards the town.",
+    "The government announced on Tuesday that the new budget would increase spending on schools. \
+     Teachers' unions welcomed the plan but said that it came too late for the buildings that had \
+     already been closed, and asked for the money to be paid before the start of the next year.",
+    "Heavy rain flooded towns near Milan and the army was sent to help the people who lost homes. \
+     The regional president said that the damage was the worst in forty years and that the rivers \
+     would stay high for days, as more rain was expected over the mountains during the weekend.",
+    "Firefighters were still battling the blaze on Sunday as the wind pushed it towards the town. \
+     Hundreds of families left their houses during the night, and the roads to the coast were \
+     closed while the planes dropped water on the hills above the school and the old church.",
 ];
+const EN_SHORT: &str = "Firefighters were still battling the blaze on Sunday.";
 const RU: &str =
     "Правительство во вторник объявило, что новый бюджет увеличит расходы на школы и больницы.";
-const DE: &str = "Die Bundesregierung hat am Dienstag angekündigt, dass der neue Haushalt mehr Geld für Schulen vorsieht.";
+const DE: &str = "Die Bundesregierung hat am Dienstag angekündigt, dass der neue Haushalt mehr Geld für Schulen vorsieht. \
+     Die Gewerkschaften begrüßten den Plan, sagten aber, dass er für die Gebäude zu spät komme, die \
+     schon geschlossen worden seien, und forderten, das Geld noch vor dem nächsten Jahr auszuzahlen.";
 
 fn articles(texts: &[&str]) -> Vec<Article> {
     let seen = ts("2024-03-01T10:00:00Z");
@@ -500,6 +510,32 @@ fn settled_feed_takes_its_language_without_scoring_except_for_checks() {
             detected: 3,
             inferred: 3 * VERIFY_EVERY - 3
         }
+    );
+}
+
+/// whatlang is unsure of many short texts and gives them no language: a settled feed's short item
+/// is detected in full, so the feed's language does not overrule that answer.
+#[test]
+fn settled_feed_detects_its_short_items_in_full() {
+    let mut texts = english(2);
+    texts.push(EN_SHORT);
+    let mut batch = articles(&texts);
+    assert!(
+        batch[2].title.chars().count() + batch[2].text.chars().count() < INFER_MIN_CHARS,
+        "the short item is short"
+    );
+    let work = detect_languages(&mut batch, None, Some("en"));
+    // item 0 is a check, item 1 inferred, item 2 detected for its length
+    assert_eq!(
+        work,
+        LanguageWork {
+            detected: 2,
+            inferred: 1
+        }
+    );
+    assert_eq!(
+        batch[2].language,
+        detect_language(&format!("{}\n{}", batch[2].title, batch[2].text))
     );
 }
 
