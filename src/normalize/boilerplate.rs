@@ -9,7 +9,11 @@
 //!   [`MIN_ITEMS`] items of the fetch and in at least a [`MIN_SHARE`] of its items with text;
 //! - **calls to action**: a segment that starts like one ("subscribe to", "follow us on",
 //!   "read more at", "sign up for" …), says "appeared first on", is a bare byline ("By Jane Doe")
-//!   or is nothing but links — stripped even when the fetch has one item.
+//!   or is nothing but links — stripped even when the fetch has one item;
+//! - **related-headline lists**: the lines that end a text, each a bullet ("• …") followed by a
+//!   headline rather than a sentence (no closing `.` or `!`; a headline may ask a question), are
+//!   the outlet's links to its other stories (CNN: "• Why France is angry about …"), not this
+//!   item's news — stripped even when the fetch has one item.
 //!
 //! The text keeps its line and paragraph breaks; a line left empty is dropped.
 
@@ -100,8 +104,10 @@ impl Boilerplate {
         &self.found
     }
 
-    /// `text` without the recurring segments and the calls to action; line breaks kept.
+    /// `text` without the recurring segments, the calls to action and a closing list of related
+    /// headlines; line breaks kept.
     pub fn strip(&self, text: &str) -> String {
+        let text = without_related_headlines(text);
         let mut out = String::with_capacity(text.len());
         let mut blank = false;
         for line in text.split('\n') {
@@ -138,6 +144,41 @@ pub fn strip_feed(texts: &mut [String]) -> Boilerplate {
         }
     }
     bp
+}
+
+/// Bullet marks that open an item of a list of links.
+const BULLETS: &[char] = &['•', '·', '▪', '‣', '►', '▸', '▶', '◦'];
+
+/// `text` without the list of related headlines that ends it: the run of last non-empty lines
+/// that are each a bullet followed by a headline ([`is_related_headline`]). A bulleted list that
+/// is followed by more text is part of the news and kept.
+pub fn without_related_headlines(text: &str) -> &str {
+    let mut end = text.len();
+    loop {
+        let body = text[..end].trim_end();
+        let start = body.rfind('\n').map_or(0, |i| i + 1);
+        let last = &body[start..];
+        if body.is_empty() || !is_related_headline(last) {
+            return &text[..end];
+        }
+        end = start;
+    }
+}
+
+/// A line that is a bullet followed by a headline: text after the bullet, not ending like a
+/// sentence (a closing `.`, `!` or `…`, before any closing quote or bracket; a question mark
+/// ends many headlines: "• Could rich nations save the world with 1% of their GDP?").
+fn is_related_headline(line: &str) -> bool {
+    let Some(rest) = line.trim().strip_prefix(BULLETS) else {
+        return false;
+    };
+    if !rest.starts_with(char::is_whitespace) {
+        return false;
+    }
+    let rest = rest
+        .trim()
+        .trim_end_matches(['"', '\'', '”', '’', ')', ']']);
+    !rest.is_empty() && !rest.ends_with(['.', '!', '…'])
 }
 
 /// The segments of a text: its lines, each cut into sentences (after `.`, `!`, `?` or `…` and a
@@ -329,6 +370,26 @@ mod tests {
         // Two items are never enough, whatever the share.
         let two = vec![format!("A.\n{blurb}"), format!("B.\n{blurb}")];
         assert!(Boilerplate::find(&two).found().is_empty());
+    }
+
+    #[test]
+    fn regression_cnn_related_headlines_list_in_aukus_summary() {
+        // before: CNN's item on the AUKUS pact had as its whole description two bullets linking
+        // to other CNN stories, which became the story summary ("• France recall of … • Why …")
+        let bp = Boilerplate::default();
+        let links = "• Envoys recalled in a first for modern times, official says\n• Why Paris is angry about the submarine deal \n• Could the pact change the region?";
+        assert_eq!(bp.strip(links), "");
+        let after_news = format!("Paris recalled its ambassadors on Friday.\n\n{links}\n");
+        assert_eq!(
+            bp.strip(&after_news),
+            "Paris recalled its ambassadors on Friday."
+        );
+        // bullets that are sentences, or followed by more text, are the item's own news
+        let points = "Key points:\n• The pact covers submarines.\n• France was not told.";
+        assert_eq!(bp.strip(points), points);
+        let inside = "Key points:\n• Submarines\n• Missiles\nThe deal was signed on Thursday.";
+        assert_eq!(bp.strip(inside), inside);
+        assert_eq!(bp.strip("•Not a list item"), "•Not a list item");
     }
 
     #[test]

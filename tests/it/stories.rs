@@ -978,6 +978,43 @@ fn regression_outlet_boilerplate_and_names_explained_stories() {
 }
 
 #[test]
+fn regression_cnn_related_headlines_list_in_aukus_summary() {
+    // before: the AUKUS story of 2021-09-18 had as its summary CNN's description of its item,
+    // two bullets linking to other CNN stories ("• France recall of ambassadors may be a first
+    // … • Why France is angry …"); a closing list of related headlines is not the item's news
+    let Some(snapshots) = dev_snapshots() else {
+        return;
+    };
+    let Some(s) = snapshots.iter().find(|s| s.name == "2021-09-18T1913Z") else {
+        panic!("snapshot 2021-09-18T1913Z is missing from the development set");
+    };
+    let inputs: Vec<digestif::stories::StoryArticle> = s
+        .articles
+        .iter()
+        .enumerate()
+        .map(|(i, a)| digestif::stories::StoryArticle::of(i, a))
+        .collect();
+    let stories = group(&inputs, &Background::new(), &GroupOptions::default());
+    let aukus = stories
+        .iter()
+        .find(|st| {
+            st.members.iter().any(|&m| {
+                s.articles[m]
+                    .title
+                    .starts_with("Aukus: France recalls envoys")
+            })
+        })
+        .expect("the AUKUS story");
+    assert!(!aukus.summary.is_empty(), "the AUKUS story has a summary");
+    let bulleted: Vec<&str> = stories
+        .iter()
+        .map(|st| st.summary.as_str())
+        .filter(|sum| sum.contains("• "))
+        .collect();
+    assert!(bulleted.is_empty(), "{bulleted:#?}");
+}
+
+#[test]
 fn snapshot_grouping_reaches_floor() {
     // a floor under the figures of the README (pooled over the six labelled snapshots, in
     // sample: pairwise F1 0.68, BCubed F1 0.83, 8 merged), so a change that undoes the learned
