@@ -935,6 +935,24 @@ fn dev_snapshots() -> Option<&'static [digestif::devdata::Snapshot]> {
     }))
 }
 
+/// The development snapshot called `name` (None without `../shared`; a missing one fails).
+fn dev_snapshot(name: &str) -> Option<&'static digestif::devdata::Snapshot> {
+    let snapshots = dev_snapshots()?;
+    let found = snapshots.iter().find(|s| s.name == name);
+    Some(found.unwrap_or_else(|| panic!("snapshot {name} is missing from the development set")))
+}
+
+/// The stories of one snapshot's articles, grouped with the default options and no background.
+fn group_snapshot(s: &digestif::devdata::Snapshot) -> Vec<digestif::stories::Story> {
+    let inputs: Vec<digestif::stories::StoryArticle> = s
+        .articles
+        .iter()
+        .enumerate()
+        .map(|(i, a)| digestif::stories::StoryArticle::of(i, a))
+        .collect();
+    group(&inputs, &Background::new(), &GroupOptions::default())
+}
+
 #[test]
 fn regression_outlet_boilerplate_and_names_explained_stories() {
     // before: Al Jazeera's YouTube items ("Subscribe to our channel: http://aje.io/AJSubscribe")
@@ -944,18 +962,12 @@ fn regression_outlet_boilerplate_and_names_explained_stories() {
     };
     let mut bad = Vec::new();
     for s in snapshots {
-        let inputs: Vec<digestif::stories::StoryArticle> = s
-            .articles
-            .iter()
-            .enumerate()
-            .map(|(i, a)| digestif::stories::StoryArticle::of(i, a))
-            .collect();
         let outlets: BTreeSet<String> = s
             .articles
             .iter()
             .map(|a| digestif::model::fold_key(&a.feed))
             .collect();
-        for story in group(&inputs, &Background::new(), &GroupOptions::default()) {
+        for story in group_snapshot(s) {
             for (name, _) in &story.shared_entities {
                 let k = digestif::model::fold_key(name);
                 let outlet = k.len() >= 3
@@ -982,19 +994,10 @@ fn regression_cnn_related_headlines_list_in_aukus_summary() {
     // before: the AUKUS story of 2021-09-18 had as its summary CNN's description of its item,
     // two bullets linking to other CNN stories ("• France recall of ambassadors may be a first
     // … • Why France is angry …"); a closing list of related headlines is not the item's news
-    let Some(snapshots) = dev_snapshots() else {
+    let Some(s) = dev_snapshot("2021-09-18T1913Z") else {
         return;
     };
-    let Some(s) = snapshots.iter().find(|s| s.name == "2021-09-18T1913Z") else {
-        panic!("snapshot 2021-09-18T1913Z is missing from the development set");
-    };
-    let inputs: Vec<digestif::stories::StoryArticle> = s
-        .articles
-        .iter()
-        .enumerate()
-        .map(|(i, a)| digestif::stories::StoryArticle::of(i, a))
-        .collect();
-    let stories = group(&inputs, &Background::new(), &GroupOptions::default());
+    let stories = group_snapshot(s);
     let aukus = stories
         .iter()
         .find(|st| {
@@ -1052,11 +1055,8 @@ fn regression_big_story_split_into_pieces() {
     // (12 reports, 7 outlets) came out as 4 stories, the Kabul drone-strike admission as 3, the
     // Newsom recall as 5. A big story told from many angles must come out mostly as one story:
     // its largest digest story holds at least 70 % of its reports.
-    let Some(snapshots) = dev_snapshots() else {
+    let Some(s) = dev_snapshot("2021-09-18T1913Z") else {
         return;
-    };
-    let Some(s) = snapshots.iter().find(|s| s.name == "2021-09-18T1913Z") else {
-        panic!("snapshot 2021-09-18T1913Z is missing from the development set");
     };
     let predicted = digestif::devdata::predict(s, &GroupOptions::default());
     let mut bad = Vec::new();
