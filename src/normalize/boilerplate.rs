@@ -57,6 +57,18 @@ const CTA_STARTS: &[&str] = &[
     "download the app",
     "watch more ",
     "watch the latest ",
+    "to watch more ",
+    "to read more ",
+    "to see more ",
+    "for more videos",
+    "for more stories",
+];
+
+/// Phrases that make a segment a call to action wherever they stand in it (folded).
+const CTA_PHRASES: &[&str] = &[
+    "click the link below",
+    "click on the link below",
+    "link in bio",
 ];
 
 /// What a feed repeats: the folded segments stripped by recurrence.
@@ -267,6 +279,7 @@ fn is_call_to_action(seg: &str, key: &str) -> bool {
     CTA_STARTS
         .iter()
         .any(|p| key.starts_with(p) || key == p.trim_end())
+        || CTA_PHRASES.iter().any(|p| key.contains(p))
         || key.contains(" appeared first on ")
         || key.starts_with("this article originally appeared")
         || is_byline(seg)
@@ -370,6 +383,17 @@ mod tests {
         // Two items are never enough, whatever the share.
         let two = vec![format!("A.\n{blurb}"), format!("B.\n{blurb}")];
         assert!(Boilerplate::find(&two).found().is_empty());
+    }
+
+    #[test]
+    fn regression_youtube_call_to_action_in_eclipse_summary() {
+        // before: the 2020-12-15 eclipse story's summary ended with an ABS-CBN video's "To watch
+        // more Kaunting Kaalaman videos, click the link below:"
+        let news = "Thousands watched the total solar eclipse over Chile and Argentina.";
+        let item = format!("{news} To watch more Kaunting Kaalaman videos, click the link below:");
+        assert_eq!(Boilerplate::default().strip(&item), news);
+        let kept = "Officials said residents should click the link to the map before leaving.";
+        assert_eq!(Boilerplate::default().strip(kept), kept);
     }
 
     #[test]
